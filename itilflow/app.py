@@ -1,0 +1,103 @@
+"""The application factory: ``create_app(settings=None)``; extensions are unbound until then."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, redirect, url_for
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from itilflow.db import make_engine, make_session_factory
+from itilflow.runtime import Runtime, db
+from itilflow.services.rules import load_rules
+from itilflow.settings import Settings
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    settings = settings or Settings.load(**overrides)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static",
+                instance_path=str(settings.instance_dir))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        WTF_CSRF_TIME_LIMIT=None,
+        TESTING=settings.testing,
+        JSON_SORT_KEYS=False,
+    )
+    if settings.sqlalchemy_url.startswith("sqlite"):
+        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url)
+    app.extensions["itilflow"] = Runtime(
+        settings=settings, engine=engine, session_factory=make_session_factory(engine),
+        rules=load_rules(settings),
+    )
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    csrf.init_app(app)
+    _register_request_boundary(app)
+
+    from itilflow.web.auth import bp as auth_bp
+    from itilflow.web.auth import load_user
+
+    login_manager.user_loader(load_user)
+    app.register_blueprint(auth_bp)
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            db().execute(text("SELECT 1"))
+        except OperationalError:
+            return jsonify(status="unavailable", database=False), 503
+        return jsonify(status="ok", database=True)
+
+    @app.get("/")
+    def home():
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        return redirect(url_for("auth.whoami"))
+
+    return app
+
+
+def _register_request_boundary(app: Flask) -> None:
+    """One commit per request, at the boundary: only a successful response commits."""
+
+    @app.after_request
+    def commit_on_success(response):
+        from flask import g
+
+        session = g.get("db_session")
+        if session is not None and session.is_active:
+            if response.status_code < 400:
+                try:
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()
+                    response = jsonify(status=409, message="Conflict with existing data.",
+                                       errors={})
+                    response.status_code = 409
+            else:
+                session.rollback()
+        return response
+
+    @app.teardown_request
+    def close_session(_exc):
+        from flask import g
+
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()

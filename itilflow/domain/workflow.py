@@ -1,0 +1,356 @@
+"""Workflows as data: ``workflows/*.yaml`` become ``transitions`` machines, built once per file.
+
+A machine holds no ticket. To fire a trigger, the engine drives a throw-away adapter that carries
+the ticket's state through the machine's event, so the machine is shared by every request and
+no ``add_model`` ever resets a ticket (see STYLE.md). The database transaction is the rollback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from transitions import Machine, MachineError
+
+from itilflow.domain.errors import ConfigError, InvalidTransition
+from itilflow.domain.parties import Layer
+from itilflow.domain.raci import LETTERS, RaciMatrix
+
+FIELD_TYPES = frozenset({"text", "layer", "user", "choice", "datetime", "bool", "int"})
+ROLES = frozenset(
+    {"reporter", "customer_agent", "supplier_agent", "sit_agent", "customer_manager",
+     "sit_manager", "admin"}
+)
+GATES = frozenset({"consulted"})
+_TRANSITION_KEYS = frozenset(
+    {"trigger", "label", "source", "dest", "allowed", "fields", "gate", "activity", "notify",
+     "when", "description"}
+)
+_STATE_KEYS = frozenset({"label", "final", "sla", "description", "category"})
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str
+    required: bool = False
+    label: str = ""
+    choices: tuple[str, ...] = ()
+    max_length: int = 10_000
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    name: str
+    label: str
+    final: bool = False
+    sla_paused: bool = False
+    category: str = "open"  # open | waiting | resolved | done
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    trigger: str
+    label: str
+    sources: tuple[str, ...]
+    dest: str | None  # None: stays in its state (an internal transition)
+    allowed: tuple[str, ...]  # RACI letters, "reporter", "role:<role>"
+    fields: tuple[FieldSpec, ...] = ()
+    gate: str | None = None
+    activity: str | None = None  # the matrix row this step answers to; default the ticket's
+    notify: bool = False  # tell the I parties
+    when: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def field(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+class _Adapter:
+    """The thin object a shared machine moves: it only carries a state."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+@dataclass
+class Workflow:
+    name: str
+    kind: str
+    prefix: str
+    activity: str
+    initial: str
+    states: dict[str, StateSpec]
+    transitions: tuple[TransitionSpec, ...]
+    version: str
+    source: str
+    _machine: Machine = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._machine = Machine(
+            model=None,
+            states=list(self.states),
+            initial=self.initial,
+            transitions=[
+                {
+                    "trigger": t.trigger,
+                    "source": list(t.sources),
+                    "dest": t.dest,
+                    "conditions": [_when_guard(t.when)] if t.when else [],
+                }
+                for t in self.transitions
+            ],
+            auto_transitions=False,
+            send_event=True,
+            ignore_invalid_triggers=False,
+        )
+
+    @property
+    def triggers(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t.trigger for t in self.transitions))
+
+    def transitions_from(self, state: str, fields: Mapping[str, Any] | None = None
+                         ) -> list[TransitionSpec]:
+        """The transitions that leave ``state`` and whose ``when`` holds for the ticket's fields."""
+        return [
+            t for t in self.transitions
+            if state in t.sources and _when_holds(t.when, fields or {})
+        ]
+
+    def spec_for(self, state: str, trigger: str, fields: Mapping[str, Any] | None = None
+                 ) -> TransitionSpec:
+        for t in self.transitions_from(state, fields):
+            if t.trigger == trigger:
+                return t
+        if trigger not in self.triggers:
+            raise InvalidTransition(f"Unknown trigger {trigger!r} for a {self.kind}.",
+                                    {"trigger": [f"Not a trigger of the {self.name} workflow."]})
+        label = self.states[state].label if state in self.states else state
+        raise InvalidTransition(f"{trigger!r} is not possible while the {self.kind} is {label}.")
+
+    def next_state(self, state: str, trigger: str, fields: Mapping[str, Any] | None = None) -> str:
+        """Run the machine for ``trigger`` from ``state``; return the state it lands in."""
+        adapter = _Adapter(state)
+        try:
+            fired = self._machine.events[trigger].trigger(adapter, fields=fields or {})
+        except (KeyError, MachineError, AttributeError):
+            fired = False
+        if not fired:
+            raise InvalidTransition(f"{trigger!r} is not possible in state {state!r}.")
+        return adapter.state
+
+    def is_final(self, state: str) -> bool:
+        return self.states[state].final
+
+    def sla_paused(self, state: str) -> bool:
+        return self.states[state].sla_paused
+
+
+def _when_holds(when: Mapping[str, tuple[str, ...]], fields: Mapping[str, Any]) -> bool:
+    return all(str(fields.get(name)) in values for name, values in when.items())
+
+
+def _when_guard(when: Mapping[str, tuple[str, ...]]):
+    def guard(event) -> bool:
+        return _when_holds(when, event.kwargs.get("fields", {}))
+
+    return guard
+
+
+# --- loading and validation ---------------------------------------------------------------
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            return number
+    return None
+
+
+class _Loader:
+    def __init__(self, path: Path, text: str, matrix: RaciMatrix | None) -> None:
+        self.path, self.text, self.matrix = path, text, matrix
+
+    def fail(self, reason: str, near: str | None = None) -> ConfigError:
+        line = _line_of(self.text, near) if near else None
+        where = f"{self.path}:{line}" if line else str(self.path)
+        return ConfigError(f"{where}: {reason}")
+
+    def load(self, data: Any) -> Workflow:
+        if not isinstance(data, dict):
+            raise self.fail("expected a mapping at the top level")
+        for key in ("name", "kind", "prefix", "activity", "initial", "states", "transitions"):
+            if key not in data:
+                raise self.fail(f"missing '{key}'")
+        activity = str(data["activity"])
+        if self.matrix is not None and activity not in self.matrix.activities:
+            raise self.fail(f"unknown activity {activity!r}", f"activity: {activity}")
+        states = self.states(data["states"])
+        initial = str(data["initial"])
+        if initial not in states:
+            raise self.fail(f"initial state {initial!r} is not declared", f"initial: {initial}")
+        transitions = tuple(self.transition(raw, states, activity) for raw in data["transitions"])
+        self.check_graph(states, initial, transitions)
+        return Workflow(
+            name=str(data["name"]), kind=str(data["kind"]), prefix=str(data["prefix"]),
+            activity=activity, initial=initial, states=states, transitions=transitions,
+            version=hashlib.sha256(self.text.encode()).hexdigest()[:12], source=str(self.path),
+        )
+
+    def states(self, raw: Any) -> dict[str, StateSpec]:
+        if not isinstance(raw, dict) or not raw:
+            raise self.fail("'states' must be a non-empty mapping of state name to attributes")
+        states = {}
+        for name, attrs in raw.items():
+            attrs = attrs or {}
+            if not isinstance(attrs, dict):
+                raise self.fail(f"state {name!r}: expected a mapping", f"{name}:")
+            unknown = set(attrs) - _STATE_KEYS
+            if unknown:
+                raise self.fail(f"state {name!r}: unknown key(s) {', '.join(sorted(unknown))}",
+                                f"{name}:")
+            sla = attrs.get("sla")
+            if sla not in (None, "paused", "running"):
+                raise self.fail(f"state {name!r}: sla must be 'paused' or 'running'", f"{name}:")
+            final = bool(attrs.get("final", False))
+            states[str(name)] = StateSpec(
+                name=str(name), label=str(attrs.get("label", name)), final=final,
+                sla_paused=sla == "paused",
+                category=str(attrs.get("category", "done" if final else "open")),
+            )
+        return states
+
+    def transition(self, raw: Any, states: dict[str, StateSpec], activity: str) -> TransitionSpec:
+        if not isinstance(raw, dict) or "trigger" not in raw:
+            raise self.fail(f"each transition needs a 'trigger': {raw!r}")
+        trigger = str(raw["trigger"])
+        near = f"trigger: {trigger}"
+        unknown = set(raw) - _TRANSITION_KEYS
+        if unknown:
+            raise self.fail(f"transition {trigger!r}: unknown key(s) {', '.join(sorted(unknown))}",
+                            near)
+        sources = raw.get("source")
+        sources = [sources] if isinstance(sources, str) else sources
+        if not sources:
+            raise self.fail(f"transition {trigger!r}: no source state", near)
+        for s in sources:
+            if s not in states:
+                raise self.fail(f"transition {trigger!r}: unknown source state {s!r}", near)
+        dest = raw.get("dest", "=")
+        dest = None if dest in (None, "=") else str(dest)
+        if dest is not None and dest not in states:
+            raise self.fail(f"transition {trigger!r}: unknown dest state {dest!r}", near)
+        allowed = raw.get("allowed") or []
+        if not allowed:
+            raise self.fail(f"transition {trigger!r}: nobody may fire it ('allowed' is empty)",
+                            near)
+        step_activity = str(raw.get("activity", activity))
+        if self.matrix is not None and step_activity not in self.matrix.activities:
+            raise self.fail(f"transition {trigger!r}: unknown activity {step_activity!r}", near)
+        for who in allowed:
+            self.check_allowed(trigger, str(who), step_activity, near)
+        gate = raw.get("gate")
+        if gate is not None and gate not in GATES:
+            raise self.fail(f"transition {trigger!r}: unknown gate {gate!r}", near)
+        fields = tuple(self.field(trigger, n, a, near) for n, a in (raw.get("fields") or {}).items())
+        when = {str(k): tuple(str(v) for v in (vs if isinstance(vs, list) else [vs]))
+                for k, vs in (raw.get("when") or {}).items()}
+        return TransitionSpec(
+            trigger=trigger, label=str(raw.get("label", trigger.replace("_", " ").capitalize())),
+            sources=tuple(str(s) for s in sources), dest=dest,
+            allowed=tuple(str(a) for a in allowed), fields=fields, gate=gate,
+            activity=str(raw["activity"]) if "activity" in raw else None,
+            notify=bool(raw.get("notify", False)), when=when,
+        )
+
+    def check_allowed(self, trigger: str, who: str, activity: str, near: str) -> None:
+        if who == "reporter":
+            return
+        if who.startswith("role:"):
+            if who[5:] not in ROLES:
+                raise self.fail(f"transition {trigger!r}: unknown role {who[5:]!r}", near)
+            return
+        if who not in LETTERS:
+            raise self.fail(
+                f"transition {trigger!r}: 'allowed' entry {who!r} is not R, A, C, I, reporter "
+                "or role:<role>", near)
+        if self.matrix is not None:
+            cells = list(self.matrix.activities[activity].cells.values())
+            cells.append(self.matrix.unclassified[activity])
+            if not any(cell.parties_with(who) for cell in cells):
+                raise self.fail(
+                    f"transition {trigger!r}: nobody holds {who} for activity {activity!r} "
+                    "on any layer, so nobody may fire it", near)
+
+    def field(self, trigger: str, name: Any, attrs: Any, near: str) -> FieldSpec:
+        attrs = attrs or {}
+        ftype = str(attrs.get("type", "text"))
+        if ftype not in FIELD_TYPES:
+            raise self.fail(f"transition {trigger!r}: field {name!r} has unknown type {ftype!r}",
+                            near)
+        choices = tuple(str(c) for c in attrs.get("choices", ()))
+        if ftype == "layer":
+            choices = tuple(layer.value for layer in Layer)
+        if ftype == "choice" and not choices:
+            raise self.fail(f"transition {trigger!r}: choice field {name!r} has no choices", near)
+        return FieldSpec(name=str(name), type=ftype, required=bool(attrs.get("required", False)),
+                         label=str(attrs.get("label", str(name).replace("_", " ").capitalize())),
+                         choices=choices, max_length=int(attrs.get("max_length", 10_000)))
+
+    def check_graph(self, states: dict[str, StateSpec], initial: str,
+                    transitions: Iterable[TransitionSpec]) -> None:
+        edges: dict[str, set[str]] = {s: set() for s in states}
+        for t in transitions:
+            for s in t.sources:
+                if t.dest is not None:
+                    edges[s].add(t.dest)
+        reached, todo = {initial}, [initial]
+        while todo:
+            for nxt in edges[todo.pop()]:
+                if nxt not in reached:
+                    reached.add(nxt)
+                    todo.append(nxt)
+        for name, spec in states.items():
+            if name not in reached:
+                raise self.fail(f"state {name!r} cannot be reached from {initial!r}", f"{name}:")
+            if not spec.final and not edges[name]:
+                raise self.fail(f"state {name!r} is a dead end: not final and no way out",
+                                f"{name}:")
+            if spec.final and edges[name]:
+                raise self.fail(f"state {name!r} is final but has transitions out", f"{name}:")
+        if not any(s.final for s in states.values()):
+            raise self.fail("no final state")
+
+
+def load_workflow(path: str | Path, matrix: RaciMatrix | None = None) -> Workflow:
+    """Load and validate one workflow file; faults raise ConfigError with file, line and reason."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return _Loader(path, text, matrix).load(data)
+
+
+def load_workflows(directory: str | Path, matrix: RaciMatrix | None = None) -> dict[str, Workflow]:
+    """Every ``*.yaml`` in ``directory``, keyed by ticket kind; kinds and prefixes must be unique."""
+    workflows: dict[str, Workflow] = {}
+    for path in sorted(Path(directory).glob("*.yaml")):
+        wf = load_workflow(path, matrix)
+        if wf.kind in workflows:
+            raise ConfigError(f"{path}: kind {wf.kind!r} is already declared in "
+                              f"{workflows[wf.kind].source}")
+        if any(other.prefix == wf.prefix for other in workflows.values()):
+            raise ConfigError(f"{path}: prefix {wf.prefix!r} is used twice")
+        workflows[wf.kind] = wf
+    if not workflows:
+        raise ConfigError(f"{directory}: no workflow files (*.yaml)")
+    return workflows

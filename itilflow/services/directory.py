@@ -1,0 +1,280 @@
+"""Organisations, users, API tokens and named systems."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from itilflow.domain.access import Actor
+from itilflow.domain.errors import Conflict, NotFound, NotPermitted, ValidationError
+from itilflow.domain.parties import ROLE_ORG_KIND, OrgKind, Role
+from itilflow.models import ApiToken, Organisation, System, User
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+TOKEN_PREFIX = "itf_"
+MIN_PASSWORD = 10
+#: a hash that takes as long to check as a real one, for unknown users (no timing oracle)
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def load_actor(session: Session, user: User) -> Actor:
+    """The actor for a user; a supplier's attached systems are looked up."""
+    system_ids: frozenset[int] = frozenset()
+    if user.role == Role.SUPPLIER_AGENT.value:
+        system_ids = frozenset(session.scalars(
+            select(System.id).join(System.suppliers).where(Organisation.id == user.organisation_id)
+        ))
+    return Actor(user_id=user.id, role=Role(user.role), organisation_id=user.organisation_id,
+                 system_ids=system_ids)
+
+
+def require_admin(actor: Actor | None) -> None:
+    if actor is not None and actor.role is not Role.ADMIN:
+        raise NotPermitted("Only an admin may do this.")
+
+
+def _clean(value: Any, name: str, *, max_length: int, required: bool = True) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ValidationError(f"{name} is required.", {name: ["Missing data for required field."]})
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be text.", {name: ["Not a valid string."]})
+    value = value.strip()
+    if len(value) > max_length:
+        raise ValidationError(f"{name} is too long.", {name: [f"At most {max_length} characters."]})
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+        raise ValidationError(f"{name} has control characters.",
+                              {name: ["Control characters are not allowed."]})
+    return value
+
+
+def create_organisation(session: Session, *, name: Any, kind: Any, now: datetime,
+                        actor: Actor | None = None) -> Organisation:
+    require_admin(actor)
+    name = _clean(name, "name", max_length=200)
+    if kind not in {k.value for k in OrgKind}:
+        raise ValidationError("Unknown organisation kind.",
+                              {"kind": ["Must be one of: customer, provider, supplier."]})
+    if session.scalar(select(Organisation.id).where(Organisation.name == name)):
+        raise Conflict(f"An organisation named {name!r} exists already.",
+                       {"name": ["Already exists."]})
+    org = Organisation(name=name, kind=kind, created_at=now)
+    session.add(org)
+    session.flush()
+    return org
+
+
+def organisation_by_name(session: Session, name: Any) -> Organisation:
+    org = session.scalar(select(Organisation).where(Organisation.name == name)) \
+        if isinstance(name, str) else None
+    if org is None:
+        raise NotFound(f"No organisation named {name!r}.")
+    return org
+
+
+def create_user(session: Session, *, email: Any, name: Any, organisation: Any, role: Any,
+                password: Any, now: datetime, actor: Actor | None = None) -> User:
+    require_admin(actor)
+    email = _clean(email, "email", max_length=254).lower()
+    if not EMAIL_RE.match(email):
+        raise ValidationError("Not a valid email address.", {"email": ["Not a valid email address."]})
+    name = _clean(name, "name", max_length=200, required=False) or email.split("@")[0]
+    if role not in {r.value for r in Role}:
+        raise ValidationError("Unknown role.",
+                              {"role": [f"Must be one of: {', '.join(r.value for r in Role)}."]})
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise ValidationError("The password is too short.",
+                              {"password": [f"At least {MIN_PASSWORD} characters."]})
+    if len(password) > 1024:
+        raise ValidationError("The password is too long.", {"password": ["At most 1024 characters."]})
+    try:
+        org = organisation_by_name(session, organisation)
+    except NotFound:
+        raise ValidationError("Unknown organisation.", {"organisation": ["No such organisation."]}) from None
+    if ROLE_ORG_KIND[Role(role)].value != org.kind:
+        raise ValidationError(
+            f"A {role} belongs to a {ROLE_ORG_KIND[Role(role)].value} organisation; "
+            f"{org.name} is a {org.kind}.", {"role": ["Does not fit the organisation's kind."]})
+    if session.scalar(select(User.id).where(User.email == email)):
+        raise Conflict("A user with this email exists already.", {"email": ["Already exists."]})
+    user = User(email=email, name=name, organisation=org, role=role,
+                password_hash=generate_password_hash(password),
+                credential_stamp=secrets.token_hex(8), active=True, created_at=now)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """A new password also gets a new credential stamp: every old session ends."""
+    if len(password) < MIN_PASSWORD:
+        raise ValidationError("The password is too short.",
+                              {"password": [f"At least {MIN_PASSWORD} characters."]})
+    user.password_hash = generate_password_hash(password)
+    user.credential_stamp = secrets.token_hex(8)
+    session.flush()
+
+
+def authenticate(session: Session, email: Any, password: Any) -> User | None:
+    """The user for these credentials, or None; unknown users take as long as wrong passwords."""
+    if not isinstance(email, str) or not isinstance(password, str):
+        return None
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def user_by_email(session: Session, email: Any) -> User:
+    user = session.scalar(select(User).where(User.email == str(email).strip().lower()))
+    if user is None:
+        raise NotFound(f"No user with email {email!r}.")
+    return user
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, user: User, *, now: datetime, name: str = "cli") -> str:
+    """A new API token for the user: returned once, stored only as its hash."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, name=name[:100] or "token",
+                         token_hash=_hash_token(token), prefix=token[:12], created_at=now))
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, token: str, *, now: datetime) -> User | None:
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+        row.last_used_at = now  # coarse, so a busy token does not write on every call
+    return row.user
+
+
+def revoke_token(session: Session, token_id: int, *, user: User, now: datetime) -> None:
+    row = session.get(ApiToken, token_id)
+    if row is None or (row.user_id != user.id and user.role != Role.ADMIN.value):
+        raise NotFound("No such token.")
+    row.revoked_at = row.revoked_at or now
+
+
+# --- named systems ------------------------------------------------------------------------
+
+def _environments(value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(e, str) for e in value):
+        raise ValidationError("Environments must be a non-empty list of names.",
+                              {"environments": ["A non-empty list of names such as production."]})
+    envs = [_clean(e, "environments", max_length=40).lower() for e in value]
+    if len(set(envs)) != len(envs):
+        raise ValidationError("An environment is listed twice.", {"environments": ["Duplicates."]})
+    return envs
+
+
+def _options(value: Any) -> dict[str, bool]:
+    value = value or {}
+    if not isinstance(value, dict) or set(value) - {"load_balancer", "dedicated_physical"} or \
+            not all(isinstance(v, bool) for v in value.values()):
+        raise ValidationError("Unknown options.",
+                              {"options": ["Only load_balancer and dedicated_physical, true or false."]})
+    return {"load_balancer": bool(value.get("load_balancer", False)),
+            "dedicated_physical": bool(value.get("dedicated_physical", False))}
+
+
+def _suppliers(session: Session, names: Any) -> list[Organisation]:
+    names = names or []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValidationError("Suppliers must be a list of organisation names.",
+                              {"suppliers": ["A list of supplier organisation names."]})
+    orgs = []
+    for n in names:
+        org = session.scalar(select(Organisation).where(Organisation.name == n))
+        if org is None or org.kind != OrgKind.SUPPLIER.value:
+            raise ValidationError(f"{n!r} is not a supplier.", {"suppliers": [f"{n!r} is not a supplier."]})
+        orgs.append(org)
+    return orgs
+
+
+def create_system(session: Session, *, key: Any, name: Any, customer: Any, environments: Any,
+                  vagtordning: Any = False, options: Any = None, suppliers: Any = None,
+                  now: datetime, actor: Actor | None = None) -> System:
+    require_admin(actor)
+    if not isinstance(key, str) or not KEY_RE.match(key):
+        raise ValidationError("Not a valid system key.",
+                              {"key": ["Lower-case letters, digits, - and _, at most 64."]})
+    name = _clean(name, "name", max_length=200)
+    try:
+        org = organisation_by_name(session, customer)
+    except NotFound:
+        org = None
+    if org is None or org.kind != OrgKind.CUSTOMER.value:
+        raise ValidationError("Unknown customer.", {"customer": ["No such customer organisation."]})
+    if not isinstance(vagtordning, bool):
+        raise ValidationError("vagtordning must be true or false.", {"vagtordning": ["Not a boolean."]})
+    if session.scalar(select(System.id).where(System.key == key)):
+        raise Conflict(f"A system with key {key!r} exists already.", {"key": ["Already exists."]})
+    system = System(key=key, name=name, customer=org, environments=_environments(environments),
+                    vagtordning=vagtordning, options=_options(options),
+                    suppliers=_suppliers(session, suppliers), created_at=now)
+    session.add(system)
+    session.flush()
+    return system
+
+
+def update_system(session: Session, system: System, changes: dict[str, Any], *,
+                  actor: Actor | None = None) -> System:
+    require_admin(actor)
+    if "name" in changes:
+        system.name = _clean(changes["name"], "name", max_length=200)
+    if "environments" in changes:
+        system.environments = _environments(changes["environments"])
+    if "vagtordning" in changes:
+        if not isinstance(changes["vagtordning"], bool):
+            raise ValidationError("vagtordning must be true or false.", {"vagtordning": ["Not a boolean."]})
+        system.vagtordning = changes["vagtordning"]
+    if "options" in changes:
+        system.options = _options(changes["options"])
+    if "suppliers" in changes:
+        system.suppliers = _suppliers(session, changes["suppliers"])
+    session.flush()
+    return system
+
+
+def visible_systems(session: Session, actor: Actor) -> Iterable[System]:
+    query = select(System).order_by(System.key)
+    if actor.role is Role.SUPPLIER_AGENT:
+        query = query.where(System.id.in_(actor.system_ids or [-1]))
+    elif not actor.is_provider_staff and actor.role is not Role.ADMIN:
+        query = query.where(System.customer_id == actor.organisation_id)
+    return session.scalars(query)
+
+
+def system_for(session: Session, actor: Actor, key: Any) -> System:
+    """A system the actor may see, by key; others are NotFound."""
+    system = session.scalar(select(System).where(System.key == key)) \
+        if isinstance(key, str) else None
+    if system is None:
+        raise NotFound(f"No system {key!r}.")
+    if actor.role is Role.SUPPLIER_AGENT:
+        visible = system.id in actor.system_ids
+    else:
+        visible = actor.is_provider_staff or actor.role is Role.ADMIN or \
+            system.customer_id == actor.organisation_id
+    if not visible:
+        raise NotFound(f"No system {key!r}.")
+    return system

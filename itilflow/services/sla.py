@@ -1,0 +1,39 @@
+"""The SLA clock of a ticket, computed from its stored pauses with the domain's rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from itilflow.domain.sla import SlaStatus, sla_status
+from itilflow.models import Ticket
+from itilflow.services.rules import Rules
+
+#: ticket kinds that run an SLA clock
+SLA_KINDS = frozenset({"incident"})
+
+
+def paused_intervals(ticket: Ticket) -> list[tuple[datetime, datetime | None]]:
+    return [(datetime.fromisoformat(start), datetime.fromisoformat(end) if end else None)
+            for start, end in (ticket.sla_pauses or [])]
+
+
+def sla_of(rules: Rules, ticket: Ticket, now: datetime) -> SlaStatus | None:
+    if ticket.kind not in SLA_KINDS:
+        return None
+    return sla_status(
+        rules.sla, rules.calendar, priority=ticket.priority,
+        vagtordning=ticket.system.vagtordning, started_at=ticket.created_at, now=now,
+        paused_intervals=paused_intervals(ticket), responded_at=ticket.responded_at,
+        resolved_at=ticket.resolved_at,
+    )
+
+
+def refresh_due(rules: Rules, ticket: Ticket, now: datetime) -> None:
+    """Keep ``sla_due_at`` (the next open deadline) current, for the queue's sort."""
+    status = sla_of(rules, ticket, now)
+    if status is None or ticket.closed_at is not None or ticket.resolved_at is not None:
+        ticket.sla_due_at = None
+    elif ticket.responded_at is None:
+        ticket.sla_due_at = status.response_due_at
+    else:
+        ticket.sla_due_at = status.resolution_due_at

@@ -1,0 +1,675 @@
+"""Ticket use cases: submit, fire a transition (hand-over included), comment, read, list."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from itilflow.domain import access
+from itilflow.domain.access import Actor, TicketFacts
+from itilflow.domain.errors import (
+    InvalidTransition,
+    NotFound,
+    NotPermitted,
+    StaleTicket,
+    ValidationError,
+)
+from itilflow.domain.parties import WORKER_ROLES, Layer, Party, Role
+from itilflow.domain.priority import PRIORITIES, priority_of
+from itilflow.domain.workflow import FieldSpec, TransitionSpec, Workflow
+from itilflow.models import Consultation, System, Ticket, TicketEvent, User
+from itilflow.services import directory
+from itilflow.services.history import append_event
+from itilflow.services.outbox import enqueue
+from itilflow.services.rules import Rules
+from itilflow.services.sla import refresh_due
+
+NUMBER_RE = re.compile(r"^([A-Z]{2,5})-(\d{1,12})$")
+TITLE_MAX = 200
+TEXT_MAX = 20_000
+#: the ticket fields a trigger may set, beyond the core columns; kept in ``details``
+DETAIL_FIELDS = frozenset({"risk", "impact_assessment", "outcome", "root_cause", "workaround"})
+RESPONSE_TRIGGERS = frozenset({"assign", "start_work", "acknowledge", "resolve", "investigate",
+                               "assess", "pre_approve"})
+
+
+# --- small helpers ------------------------------------------------------------------------
+
+def number_of(rules: Rules, ticket: Ticket) -> str:
+    return f"{rules.workflow(ticket.kind).prefix}-{ticket.id:06d}"
+
+
+def _text(value: Any, name: str, *, required: bool, max_length: int = TEXT_MAX) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ValidationError(f"{name} is required.", {name: ["Missing data for required field."]})
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be text.", {name: ["Not a valid string."]})
+    value = value.strip()
+    if len(value) > max_length:
+        raise ValidationError(f"{name} is too long.", {name: [f"At most {max_length} characters."]})
+    if any((ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in value):
+        raise ValidationError(f"{name} contains control characters.",
+                              {name: ["Control characters are not allowed."]})
+    return value
+
+
+def _level(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3:
+        raise ValidationError(f"{name} must be 1, 2 or 3.", {name: ["Must be 1 (high), 2 or 3 (low)."]})
+    return value
+
+
+def _layer(value: Any, *, required: bool) -> Layer | None:
+    if value is None and not required:
+        return None
+    try:
+        return Layer(value)
+    except ValueError:
+        raise ValidationError("Unknown layer.", {"layer": [
+            "Must be one of: " + ", ".join(layer.value for layer in Layer) + "."]}) from None
+
+
+def facts(ticket: Ticket, consulted: frozenset[tuple[str, Party]] = frozenset()) -> TicketFacts:
+    return TicketFacts(
+        kind=ticket.kind, state=ticket.state, activity=ticket.activity,
+        layer=Layer(ticket.layer) if ticket.layer else None, customer_id=ticket.customer_id,
+        system_id=ticket.system_id, reporter_id=ticket.reporter_id, on_request=ticket.on_request,
+        fields={"change_type": (ticket.details or {}).get("change_type")}, consulted=consulted,
+    )
+
+
+def consulted_pairs(session: Session, ticket: Ticket) -> frozenset[tuple[str, Party]]:
+    if ticket.kind != "change":
+        return frozenset()
+    rows = session.execute(
+        select(Consultation.activity, Consultation.party)
+        .where(Consultation.ticket_id == ticket.id, Consultation.answered_at.is_not(None))
+    )
+    return frozenset((a, Party(p)) for a, p in rows)
+
+
+def ticket_facts(session: Session, ticket: Ticket) -> TicketFacts:
+    return facts(ticket, consulted_pairs(session, ticket))
+
+
+def _route(rules: Rules, ticket: Ticket) -> None:
+    """Set the responsible and accountable party from the matrix cell of activity and layer."""
+    cell = rules.matrix.cell(ticket.activity, ticket.layer)
+    ticket.responsible_party = cell.responsible(on_request=ticket.on_request).value
+    ticket.accountable_party = cell.accountable.value
+
+
+def _notify_informed(session: Session, rules: Rules, ticket: Ticket, *, event: str, now: datetime,
+                     deviation: bool, actor: User | None, data: dict[str, Any] | None = None
+                     ) -> None:
+    """Tell the I parties, or only on deviations where footnote 5 says so."""
+    cell = rules.matrix.cell(ticket.activity, ticket.layer)
+    for party in cell.informed:
+        if cell.role(party).only_on_deviations and not deviation:
+            continue
+        enqueue(session, "notify", {
+            "ticket_id": ticket.id, "party": party.value, "event": event,
+            "number": number_of(rules, ticket), "title": ticket.title, "state": ticket.state,
+            "actor": actor.email if actor else None, "deviation": deviation, **(data or {}),
+        }, now=now, ticket_id=ticket.id)
+
+
+# --- hooks for the timing layer (SLA, paging) -----------------------------------------------
+
+#: Called after every change of a ticket, in the same transaction: (session, rules, ticket, now,
+#: what_happened). The SLA and paging modules register themselves here.
+after_change_hooks: list = []
+
+
+def _after_change(session: Session, rules: Rules, ticket: Ticket, now: datetime, what: str
+                  ) -> None:
+    for hook in after_change_hooks:
+        hook(session, rules, ticket, now, what)
+
+
+# --- submit -------------------------------------------------------------------------------
+
+def _system_and_env(session: Session, actor: Actor, system_key: Any, environment: Any
+                    ) -> tuple[System, str]:
+    try:
+        system = directory.system_for(session, actor, system_key)
+    except NotFound:
+        raise ValidationError("Unknown system.", {"system": ["No such system."]}) from None
+    if not isinstance(environment, str) or environment not in system.environments:
+        raise ValidationError("Unknown environment for this system.", {"environment": [
+            "Must be one of: " + ", ".join(system.environments) + "."]})
+    return system, environment
+
+
+def _new_ticket(session: Session, rules: Rules, *, kind: str, actor: User, actor_ctx: Actor,
+                system: System, environment: str, layer: Layer | None, title: str,
+                description: str, impact: int, urgency: int, now: datetime,
+                activity: str | None = None, details: dict[str, Any] | None = None,
+                outage: bool = False, on_request: bool = False) -> Ticket:
+    workflow = rules.workflow(kind)
+    ticket = Ticket(
+        kind=kind, state=workflow.initial, title=title, description=description,
+        system=system, customer_id=system.customer_id, environment=environment,
+        layer=layer.value if layer else None, activity=activity or workflow.activity,
+        impact=impact, urgency=urgency, priority=priority_of(impact, urgency),
+        reporter_id=actor.id, outage=outage, on_request=on_request,
+        after_hours=not rules.calendar.is_working_time(now), details=details or {},
+        sla_pauses=[], workflow_version=workflow.version, created_at=now, updated_at=now,
+    )
+    _route(rules, ticket)
+    refresh_due(rules, ticket, now)
+    session.add(ticket)
+    session.flush()
+    append_event(session, ticket, kind="created", actor=actor, now=now, to_state=ticket.state,
+                 data={"layer": ticket.layer, "priority": ticket.priority,
+                       "responsible_party": ticket.responsible_party,
+                       "after_hours": ticket.after_hours})
+    _notify_informed(session, rules, ticket, event="created", now=now, deviation=kind == "incident",
+                     actor=actor)
+    _after_change(session, rules, ticket, now, "created")
+    return ticket
+
+
+def submit_incident(session: Session, rules: Rules, actor: User, actor_ctx: Actor, data: dict,
+                    *, now: datetime) -> Ticket:
+    """Log an incident; with no layer it goes to SIT's service desk for triage."""
+    if actor_ctx.role is Role.ADMIN:
+        raise NotPermitted("Admins configure itilflow; they do not raise incidents.")
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    checks = {
+        "title": lambda: _text(data.get("title"), "title", required=True, max_length=TITLE_MAX),
+        "description": lambda: _text(data.get("description"), "description", required=False)
+        or "",
+        "impact": lambda: _level(data.get("impact"), "impact"),
+        "urgency": lambda: _level(data.get("urgency"), "urgency"),
+        "layer": lambda: _layer(data.get("layer"), required=False),
+        "system": lambda: _system_and_env(session, actor_ctx, data.get("system"),
+                                          data.get("environment")),
+    }
+    for name, check in checks.items():
+        try:
+            values[name] = check()
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    outage = data.get("outage", False)
+    if not isinstance(outage, bool):
+        errors["outage"] = ["Not a boolean."]
+    if errors:
+        raise ValidationError("The incident has invalid fields.", errors)
+    system, environment = values["system"]
+    return _new_ticket(session, rules, kind="incident", actor=actor, actor_ctx=actor_ctx,
+                       system=system, environment=environment, layer=values["layer"],
+                       title=values["title"], description=values["description"],
+                       impact=values["impact"], urgency=values["urgency"], now=now, outage=outage)
+
+
+def _require_staff(actor_ctx: Actor) -> None:
+    if actor_ctx.role not in WORKER_ROLES:
+        raise NotPermitted("Only agents and managers open problems and changes.")
+
+
+def submit_problem(session: Session, rules: Rules, actor: User, actor_ctx: Actor, data: dict,
+                   *, now: datetime) -> Ticket:
+    _require_staff(actor_ctx)
+    errors: dict[str, list[str]] = {}
+    try:
+        system = directory.system_for(session, actor_ctx, data.get("system"))
+    except NotFound:
+        system = None
+        errors["system"] = ["No such system."]
+    title = description = layer = None
+    try:
+        title = _text(data.get("title"), "title", required=True, max_length=TITLE_MAX)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    try:
+        description = _text(data.get("description"), "description", required=False) or ""
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    try:
+        layer = _layer(data.get("layer"), required=True)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    incident_ids = data.get("incidents") or []
+    if not isinstance(incident_ids, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in incident_ids
+    ):
+        errors["incidents"] = ["A list of incident ids."]
+        incident_ids = []
+    incidents = []
+    for incident_id in dict.fromkeys(incident_ids):
+        incident = session.get(Ticket, incident_id)
+        if incident is None or incident.kind != "incident" or not access.can_see(
+            actor_ctx, facts(incident)
+        ) or (system is not None and incident.customer_id != system.customer_id):
+            errors.setdefault("incidents", []).append(f"No incident {incident_id} here.")
+        else:
+            incidents.append(incident)
+    if errors:
+        raise ValidationError("The problem has invalid fields.", errors)
+    environment = "production" if "production" in system.environments else system.environments[0]
+    ticket = _new_ticket(session, rules, kind="problem", actor=actor, actor_ctx=actor_ctx,
+                         system=system, environment=environment, layer=layer, title=title,
+                         description=description, impact=2, urgency=3, now=now)
+    ticket.incidents = incidents
+    for incident in incidents:
+        append_event(session, incident, kind="linked", actor=actor, now=now,
+                     data={"problem": number_of(rules, ticket)})
+    session.flush()
+    return ticket
+
+
+def _when(value: Any, name: str) -> datetime:
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} is required.", {name: ["An ISO 8601 date-time with offset."]})
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(f"{name} is not a date-time.",
+                              {name: ["An ISO 8601 date-time with offset."]}) from None
+    if parsed.tzinfo is None:
+        raise ValidationError(f"{name} needs a time zone.", {name: ["Give an offset, e.g. +01:00."]})
+    return parsed
+
+
+def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor, data: dict,
+                  *, now: datetime) -> Ticket:
+    _require_staff(actor_ctx)
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    checks = {
+        "title": lambda: _text(data.get("title"), "title", required=True, max_length=TITLE_MAX),
+        "description": lambda: _text(data.get("description"), "description", required=False)
+        or "",
+        "layer": lambda: _layer(data.get("layer"), required=True),
+        "system": lambda: _system_and_env(session, actor_ctx, data.get("system"),
+                                          data.get("environment")),
+        "planned_start": lambda: _when(data.get("planned_start"), "planned_start"),
+        "planned_end": lambda: _when(data.get("planned_end"), "planned_end"),
+    }
+    for name, check in checks.items():
+        try:
+            values[name] = check()
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    change_type = data.get("change_type")
+    if change_type not in ("standard", "normal", "emergency"):
+        errors["change_type"] = ["Must be one of: standard, normal, emergency."]
+    if not errors and values["planned_end"] <= values["planned_start"]:
+        errors["planned_end"] = ["Must be after planned_start."]
+    if errors:
+        raise ValidationError("The change has invalid fields.", errors)
+    system, environment = values["system"]
+    layer = values["layer"]
+    # An application or middleware change is the customer's, an OS or infrastructure change SIT's:
+    # only the party that is R for change management on that layer may raise it.
+    cell = rules.matrix.cell("change_management", layer)
+    if actor_ctx.party is not cell.responsible():
+        raise NotPermitted(f"A {layer.value} change is raised by the "
+                           f"{cell.responsible().value}.")
+    urgency = 1 if change_type == "emergency" else 3
+    return _new_ticket(
+        session, rules, kind="change", actor=actor, actor_ctx=actor_ctx, system=system,
+        environment=environment, layer=layer, title=values["title"],
+        description=values["description"], impact=2, urgency=urgency, now=now,
+        details={"change_type": change_type,
+                 "planned_start": values["planned_start"].isoformat(),
+                 "planned_end": values["planned_end"].isoformat()},
+    )
+
+
+# --- read ---------------------------------------------------------------------------------
+
+def get_ticket(session: Session, rules: Rules, actor_ctx: Actor, ref: Any, *,
+               for_update: bool = False) -> Ticket:
+    """A ticket by id or number, if the actor may see it; otherwise NotFound (never 403)."""
+    ticket_id: int | None = None
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        ticket_id = ref
+    elif isinstance(ref, str):
+        if ref.isdigit() and len(ref) < 13:
+            ticket_id = int(ref)
+        else:
+            match = NUMBER_RE.match(ref.upper())
+            if match and rules.kind_of_prefix(match.group(1)):
+                ticket_id = int(match.group(2))
+    ticket = None
+    if ticket_id is not None and 0 < ticket_id < 2**62:
+        query = select(Ticket).where(Ticket.id == ticket_id)
+        if for_update and session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(of=Ticket)
+        ticket = session.scalar(query)
+    if ticket is None or not access.can_see(actor_ctx, facts(ticket)):
+        raise NotFound("No such ticket.")
+    if isinstance(ref, str) and NUMBER_RE.match(ref.upper()) and \
+            number_of(rules, ticket) != ref.upper():
+        raise NotFound("No such ticket.")
+    return ticket
+
+
+def available_transitions(session: Session, rules: Rules, actor_ctx: Actor, ticket: Ticket
+                          ) -> list[str]:
+    return access.available_triggers(rules.matrix, rules.workflow(ticket.kind),
+                                     ticket_facts(session, ticket), actor_ctx)
+
+
+def events_of(session: Session, ticket: Ticket) -> list[TicketEvent]:
+    return list(session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.seq)
+    ))
+
+
+@dataclass(frozen=True)
+class TicketFilters:
+    kind: str | None = None
+    state: str | None = None
+    party: str | None = None
+    layer: str | None = None
+    system: str | None = None
+    priority: str | None = None
+    q: str | None = None
+    assignee_id: int | None = None
+
+
+def _cursor_decode(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        pass
+    raise ValidationError("Not a valid cursor.", {"cursor": ["Use next_cursor from a list."]})
+
+
+def _cursor_encode(ticket_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps(ticket_id).encode()).decode().rstrip("=")
+
+
+def visibility_clause(actor_ctx: Actor):
+    if actor_ctx.role is Role.SUPPLIER_AGENT:
+        return Ticket.system_id.in_(actor_ctx.system_ids or [-1])
+    if actor_ctx.is_provider_staff or actor_ctx.role is Role.ADMIN:
+        return None
+    return Ticket.customer_id == actor_ctx.organisation_id
+
+
+def list_tickets(session: Session, rules: Rules, actor_ctx: Actor, filters: TicketFilters, *,
+                 cursor: str | None = None, limit: int = 50) -> tuple[list[Ticket], str | None]:
+    """Newest first, keyset-paginated on id: the cost of a page does not grow with the table."""
+    errors: dict[str, list[str]] = {}
+    query = select(Ticket)
+    clause = visibility_clause(actor_ctx)
+    if clause is not None:
+        query = query.where(clause)
+    if filters.kind:
+        if filters.kind not in rules.workflows:
+            errors["kind"] = ["Must be one of: " + ", ".join(rules.workflows) + "."]
+        query = query.where(Ticket.kind == filters.kind)
+    if filters.state:
+        query = query.where(Ticket.state == filters.state)
+    if filters.party:
+        if filters.party not in {p.value for p in Party}:
+            errors["party"] = ["Must be customer or provider."]
+        query = query.where(Ticket.responsible_party == filters.party)
+    if filters.layer:
+        if filters.layer == "unknown":
+            query = query.where(Ticket.layer.is_(None))
+        else:
+            if filters.layer not in {layer.value for layer in Layer}:
+                errors["layer"] = ["Must be a layer or unknown."]
+            query = query.where(Ticket.layer == filters.layer)
+    if filters.system:
+        query = query.join(System, Ticket.system_id == System.id).where(System.key == filters.system)
+    if filters.priority:
+        if filters.priority not in PRIORITIES:
+            errors["priority"] = ["Must be P1 to P5."]
+        query = query.where(Ticket.priority == filters.priority)
+    if filters.assignee_id is not None:
+        query = query.where(Ticket.assignee_id == filters.assignee_id)
+    if filters.q:
+        q = filters.q.strip()[:200]
+        match = NUMBER_RE.match(q.upper())
+        conditions = [Ticket.title.ilike(f"%{_escape_like(q)}%", escape="\\")]
+        if match:
+            conditions.append(Ticket.id == int(match.group(2)))
+        query = query.where(or_(*conditions))
+    after = _cursor_decode(cursor)
+    if errors:
+        raise ValidationError("Invalid filters.", errors)
+    if after is not None:
+        query = query.where(Ticket.id < after)
+    rows = list(session.scalars(query.order_by(Ticket.id.desc()).limit(limit + 1)))
+    next_cursor = _cursor_encode(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# --- transitions --------------------------------------------------------------------------
+
+def _field_value(session: Session, rules: Rules, ticket: Ticket, spec: FieldSpec, raw: Any
+                 ) -> Any:
+    if spec.type == "text":
+        return _text(raw, spec.name, required=spec.required, max_length=spec.max_length)
+    if raw is None:
+        if spec.required:
+            raise ValidationError(f"{spec.name} is required.",
+                                  {spec.name: ["Missing data for required field."]})
+        return None
+    if spec.type in ("choice", "layer"):
+        if raw not in spec.choices:
+            raise ValidationError(f"{spec.name} is not one of the choices.",
+                                  {spec.name: ["Must be one of: " + ", ".join(spec.choices) + "."]})
+        return raw
+    if spec.type == "user":
+        user = None
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            user = session.get(User, raw)
+        elif isinstance(raw, str) and len(raw) <= 254:
+            user = session.scalar(select(User).where(User.email == raw.strip().lower()))
+        if user is None or not user.active:
+            raise ValidationError("Unknown user.", {spec.name: ["No such user."]})
+        return user
+    if spec.type == "bool":
+        if not isinstance(raw, bool):
+            raise ValidationError(f"{spec.name} must be true or false.", {spec.name: ["Not a boolean."]})
+        return raw
+    if spec.type == "int":
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ValidationError(f"{spec.name} must be a whole number.",
+                                  {spec.name: ["Not an integer."]})
+        return raw
+    if spec.type == "datetime":
+        return _when(raw, spec.name)
+    raise ValidationError(f"{spec.name}: unsupported field.")  # pragma: no cover
+
+
+def _parse_fields(session: Session, rules: Rules, ticket: Ticket, spec: TransitionSpec,
+                  data: dict[str, Any]) -> dict[str, Any]:
+    """The trigger's fields, validated; unknown fields are refused (422), consistently."""
+    allowed = {f.name for f in spec.fields} | {"comment"}
+    unknown = sorted(set(data) - allowed)
+    errors: dict[str, list[str]] = {name: ["Unknown field for this trigger."] for name in unknown}
+    values: dict[str, Any] = {}
+    specs = list(spec.fields)
+    if spec.field("comment") is None:
+        specs.append(FieldSpec(name="comment", type="text"))
+    for field_spec in specs:
+        try:
+            values[field_spec.name] = _field_value(session, rules, ticket, field_spec,
+                                                   data.get(field_spec.name))
+        except ValidationError as exc:
+            errors.update(exc.errors or {field_spec.name: [exc.message]})
+    if errors:
+        raise ValidationError(f"Invalid fields for {spec.trigger!r}.", errors)
+    return values
+
+
+def _check_assignee(rules: Rules, ticket: Ticket, user: User) -> None:
+    """An assignee must be able to do the work: a worker of the responsible party."""
+    candidate = Actor(user_id=user.id, role=Role(user.role),
+                      organisation_id=user.organisation_id)
+    if user.role == Role.SUPPLIER_AGENT.value:
+        candidate = Actor(user_id=user.id, role=Role.SUPPLIER_AGENT,
+                          organisation_id=user.organisation_id,
+                          system_ids=frozenset(s.id for s in _supplier_systems(ticket, user)))
+    cell = rules.matrix.cell(ticket.activity, ticket.layer)
+    if not access.holds(candidate, facts(ticket), cell, "R"):
+        raise ValidationError(
+            f"{user.email} does not work for the {ticket.responsible_party} on this ticket.",
+            {"assignee": ["Not an agent of the responsible party."]})
+
+
+def _supplier_systems(ticket: Ticket, user: User) -> list[System]:
+    return [ticket.system] if any(o.id == user.organisation_id for o in ticket.system.suppliers) \
+        else []
+
+
+def fire_transition(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
+                    ticket_ref: Any, trigger: Any, data: dict[str, Any], *, now: datetime,
+                    version: Any = None) -> Ticket:
+    """Fire ``trigger`` on a ticket as ``actor``: permission from the matrix (deny by default),
+    the machine decides the next state, a stale ``version`` is a conflict. One history event per
+    step (plus a hand-over event when the responsible party changes)."""
+    if not isinstance(trigger, str) or not trigger:
+        raise ValidationError("trigger is required.", {"trigger": ["Missing data for required field."]})
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise ValidationError("version must be a whole number.", {"version": ["Not an integer."]})
+    ticket = get_ticket(session, rules, actor_ctx, ticket_ref, for_update=True)
+    if version is not None and version != ticket.version:
+        raise StaleTicket(f"The ticket changed since version {version}; it is at "
+                          f"version {ticket.version}. Reload and try again.")
+    workflow: Workflow = rules.workflow(ticket.kind)
+    ticket_fx = ticket_facts(session, ticket)
+    spec = access.authorise_fire(rules.matrix, workflow, ticket_fx, actor_ctx, trigger)
+    values = _parse_fields(session, rules, ticket, spec, data)
+    from_state = ticket.state
+    to_state = workflow.next_state(from_state, trigger, ticket_fx.fields)
+    event_data: dict[str, Any] = {k: v for k, v in values.items()
+                                  if v is not None and k not in ("assignee",)}
+    handover: tuple[str, str] | None = None
+
+    if "layer" in values and values["layer"] is not None:
+        new_layer = values["layer"]
+        event_data["from_layer"] = ticket.layer
+        old_party = ticket.responsible_party
+        ticket.layer = new_layer
+        _route(rules, ticket)
+        if ticket.responsible_party != old_party:
+            handover = (old_party, ticket.responsible_party)
+            ticket.assignee = None
+    if values.get("assignee") is not None:
+        _check_assignee(rules, ticket, values["assignee"])
+        ticket.assignee = values["assignee"]
+        event_data["assignee"] = values["assignee"].email
+    if values.get("resolution"):
+        ticket.resolution = values["resolution"]
+    details = dict(ticket.details or {})
+    for name in DETAIL_FIELDS & set(values):
+        if values[name] is not None:
+            details[name] = values[name]
+    if trigger == "consult":
+        _open_consultations(session, rules, ticket, actor, values, now)
+    elif trigger == "answer_consultation":
+        _answer_consultation(session, ticket, actor, actor_ctx, values, now)
+    if trigger == "acknowledge":
+        ticket.acknowledged_at = ticket.acknowledged_at or now
+        ticket.escalation_token += 1
+    ticket.details = details
+    _apply_state(workflow, ticket, from_state, to_state, now)
+    if trigger in RESPONSE_TRIGGERS and ticket.responded_at is None:
+        ticket.responded_at = now
+    ticket.updated_at = now
+    refresh_due(rules, ticket, now)
+    try:
+        session.flush()
+    except StaleDataError:
+        raise StaleTicket("The ticket was changed by someone else meanwhile. Reload and try "
+                          "again.") from None
+    append_event(session, ticket, kind="transition", actor=actor, now=now, trigger=trigger,
+                 from_state=from_state, to_state=to_state, data=event_data)
+    if handover:
+        append_event(session, ticket, kind="handover", actor=actor, now=now,
+                     data={"from_party": handover[0], "to_party": handover[1],
+                           "layer": ticket.layer})
+    if spec.notify or handover:
+        deviation = trigger in ("reject", "reopen", "cancel") or values.get("outcome") in (
+            "failed", "backed_out")
+        _notify_informed(session, rules, ticket, event=trigger, now=now, deviation=deviation,
+                         actor=actor, data={"from_state": from_state, "to_state": to_state})
+    _after_change(session, rules, ticket, now, trigger)
+    session.flush()
+    return ticket
+
+
+def _apply_state(workflow: Workflow, ticket: Ticket, from_state: str, to_state: str,
+                 now: datetime) -> None:
+    ticket.state = to_state
+    was_paused, is_paused = workflow.sla_paused(from_state), workflow.sla_paused(to_state)
+    pauses = [list(p) for p in (ticket.sla_pauses or [])]
+    if is_paused and not was_paused:
+        pauses.append([now.isoformat(), None])
+    elif was_paused and not is_paused and pauses and pauses[-1][1] is None:
+        pauses[-1][1] = now.isoformat()
+    ticket.sla_pauses = pauses
+    category = workflow.states[to_state].category
+    if category == "resolved" and ticket.resolved_at is None:
+        ticket.resolved_at = now
+    elif category in ("open", "waiting"):
+        ticket.resolved_at = None
+    if workflow.is_final(to_state):
+        ticket.closed_at = now
+
+
+def _open_consultations(session: Session, rules: Rules, ticket: Ticket, actor: User,
+                        values: dict[str, Any], now: datetime) -> None:
+    stage = values["stage"]
+    cell = rules.matrix.cell(stage, ticket.layer)
+    if not cell.consulted:
+        raise InvalidTransition(f"Nobody is consulted on {stage} for the {ticket.layer} layer.")
+    for party in cell.consulted:
+        session.add(Consultation(ticket_id=ticket.id, activity=stage, party=party.value,
+                                 question=values["question"], asked_by_id=actor.id, asked_at=now))
+
+
+def _answer_consultation(session: Session, ticket: Ticket, actor: User, actor_ctx: Actor,
+                         values: dict[str, Any], now: datetime) -> None:
+    party = actor_ctx.party.value if actor_ctx.party else None
+    open_one = session.scalar(
+        select(Consultation).where(
+            Consultation.ticket_id == ticket.id, Consultation.activity == values["stage"],
+            Consultation.party == party, Consultation.answered_at.is_(None))
+        .order_by(Consultation.id).limit(1))
+    if open_one is None:
+        raise InvalidTransition(f"No open consultation of the {party} on {values['stage']}.")
+    open_one.answer = values["answer"]
+    open_one.answered_by_id = actor.id
+    open_one.answered_at = now
+
+
+def add_comment(session: Session, rules: Rules, actor: User, actor_ctx: Actor, ticket_ref: Any,
+                body: Any, *, now: datetime) -> TicketEvent:
+    ticket = get_ticket(session, rules, actor_ctx, ticket_ref)
+    text = _text(body, "body", required=True)
+    if actor_ctx.role is Role.ADMIN:
+        raise NotPermitted("Admins do not comment on tickets.")
+    ticket.updated_at = now
+    session.flush()
+    return append_event(session, ticket, kind="comment", actor=actor, now=now,
+                        data={"body": text})

@@ -1,0 +1,1 @@
+"""Browser adapters: login, the customer portal, the agent workspace, admin."""

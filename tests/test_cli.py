@@ -1,0 +1,76 @@
+"""The ``itilflow`` command as a user runs it: a real process, a real database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture
+def run(tmp_path):
+    env = {**os.environ, "ITILFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+           "ITILFLOW_SECRET_KEY": "x"}
+
+    def _run(*args, stdin=None):
+        return subprocess.run([sys.executable, "-m", "itilflow.cli", *args], env=env,
+                              input=stdin, capture_output=True, text=True, timeout=120)
+
+    assert _run("db", "upgrade").returncode == 0
+    return _run
+
+
+def test_org_user_token(run):
+    assert run("org", "create", "SIT", "--kind", "provider").returncode == 0
+    made = run("user", "create", "a@sit.test", "--org", "SIT", "--role", "sit_agent",
+               "--password-stdin", stdin="a long enough password\n")
+    assert made.returncode == 0, made.stderr
+    token = run("token", "create", "a@sit.test")
+    assert token.returncode == 0
+    assert token.stdout.startswith("itf_") and token.stdout.count("\n") == 1
+    generated = run("user", "create", "b@sit.test", "--org", "SIT", "--role", "sit_manager")
+    assert "with password " in generated.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("org", "create", "X", "--kind", "weird"), "Invalid value for '--kind'"),
+    (("user", "create", "nobody@x.test", "--org", "Nope", "--role", "reporter",
+      "--password-stdin"), "Error: Unknown organisation. (organisation: No such organisation.)"),
+    (("token", "create", "ghost@x.test"), "Error: No user with email 'ghost@x.test'."),
+])
+def test_bad_arguments_exit_2_with_one_clear_line(run, args, message):
+    result = run(*args, stdin="a long enough password\n")
+    assert result.returncode == 2
+    assert message in result.stderr
+    if message.startswith("Error:"):
+        assert result.stderr.strip().count("\n") == 0
+
+
+def test_wrong_role_for_organisation_writes_nothing(run):
+    run("org", "create", "GST", "--kind", "customer")
+    bad = run("user", "create", "x@gst.test", "--org", "GST", "--role", "sit_agent",
+              "--password-stdin", stdin="a long enough password\n")
+    assert bad.returncode == 2
+    assert run("token", "create", "x@gst.test").returncode == 2  # the user was not written
+
+
+def test_demo_data_and_audit_verify(run):
+    loaded = run("demo", "--no-serve")
+    assert loaded.returncode == 0, loaded.stderr
+    roles = {line.split()[-1] for line in loaded.stdout.splitlines()[1:] if "@" in line}
+    assert roles == {"admin", "sit_agent", "sit_manager", "reporter", "customer_agent",
+                     "customer_manager", "supplier_agent"}
+    again = run("demo", "--no-serve")
+    assert "already loaded" in again.stdout
+    verified = run("audit", "verify")
+    assert verified.returncode == 0 and "chains intact" in verified.stdout
+
+
+def test_workflows_graph_writes_svg(run, tmp_path):
+    out = tmp_path / "graphs"
+    result = run("workflows", "graph", "--out", str(out))
+    assert result.returncode == 0
+    svg = (out / "incident.svg").read_text()
+    assert svg.startswith("<svg") and "Resolved" in svg and "reclassify" in svg
