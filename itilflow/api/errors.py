@@ -1,0 +1,141 @@
+"""One error shape for everything under /api/v1: ``{status, message, errors}``.
+
+DomainErrors map to their status, HTTP errors (routing 404/405, 413, webargs' 422) keep theirs,
+bad or non-object JSON bodies are 400, and anything unexpected is logged and answered with a
+JSON 500 as the last resort. Outside /api/v1 the web UI's own handling applies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, jsonify, request
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+
+from itilflow.domain.errors import DomainError
+
+API_PREFIX = "/api/v1"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def is_api_request() -> bool:
+    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+
+
+def error_response(status: int, message: str, errors: dict[str, Any] | None = None,
+                   headers: dict[str, str] | None = None):
+    response = jsonify(status=status, message=message, errors=errors or {})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _flatten(messages: Any) -> dict[str, list[str]]:
+    """webargs' ``{location: {field: [...]}}`` -> ``{field: [reasons]}`` (nested fields dotted)."""
+    out: dict[str, list[str]] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif isinstance(value, list | tuple):
+            if all(isinstance(v, str) for v in value):
+                out.setdefault(prefix or "_schema", []).extend(value)
+            else:
+                for inner in value:
+                    walk(prefix, inner)
+        else:
+            out.setdefault(prefix or "_schema", []).append(str(value))
+
+    if isinstance(messages, dict):
+        for location, inner in messages.items():
+            if location in ("json", "query", "querystring", "path", "view_args", "headers",
+                            "form", "files", "cookies"):
+                walk("", inner)
+            else:
+                walk(str(location), inner)
+    else:
+        walk("", messages)
+    return out
+
+
+def handle_domain_error(exc: DomainError):
+    if not is_api_request():
+        return exc.message, exc.status
+    headers = {"WWW-Authenticate": 'Bearer realm="itilflow"'} if exc.status == 401 else None
+    return error_response(exc.status, exc.message, exc.errors, headers)
+
+
+def handle_http_exception(exc: HTTPException):
+    if not is_api_request():
+        return exc
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    errors = _flatten(data.get("errors") or data.get("messages") or {})
+    message = data.get("message") or exc.description or exc.name
+    if status == 422:
+        message = data.get("message") or "The request has invalid fields."
+    elif status == 400 and isinstance(exc, BadRequest) and errors:
+        message = "The request body is not valid JSON."
+    headers = {k: v for k, v in exc.get_headers() if k.lower() not in ("content-type", "content-length")}
+    headers.update(data.get("headers") or {})
+    return error_response(status, message, errors, headers)
+
+
+def handle_unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return handle_http_exception(exc)
+    if not is_api_request():
+        raise exc
+    current_app.logger.exception("Unexpected error in %s %s", request.method, request.path)
+    return error_response(500, InternalServerError.description)
+
+
+def check_json_body():
+    """Bodies of API calls must be a JSON object: anything else is a 400 before any view runs."""
+    if not is_api_request() or request.method not in BODY_METHODS:
+        return None
+    raw = request.get_data(cache=True)  # 413 above MAX_CONTENT_LENGTH
+    if not raw:
+        return None
+    data = request.get_json(force=True, silent=True, cache=True)
+    if data is None:
+        return error_response(400, "The request body is not valid JSON.",
+                              {"_schema": ["Invalid JSON body."]})
+    if not isinstance(data, dict):
+        return error_response(400, "The request body must be a JSON object.",
+                              {"_schema": ["Expected a JSON object."]})
+    return None
+
+
+_DESCRIPTIONS = {
+    400: "Bad JSON, or a body that is not a JSON object",
+    401: "No or bad credentials",
+    403: "The caller may not do this",
+    404: "Unknown, or not visible to the caller",
+    409: "Conflict: exists already, stale version, or not valid in the ticket's state",
+    413: "Request body too large",
+}
+
+
+def error_docs(blp):
+    """A decorator factory for a blueprint: ``@errors(401, 404)`` documents those error
+    responses of an operation (all in the error shape); "default" covers the rest."""
+    from itilflow.api.schemas import ErrorSchema
+
+    def errors(*statuses: int):
+        def decorate(func):
+            for status in statuses:
+                func = blp.alt_response(status, schema=ErrorSchema,
+                                        description=_DESCRIPTIONS[status])(func)
+            return func
+        return decorate
+    return errors
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)
+    app.before_request(check_json_body)

@@ -1,0 +1,305 @@
+"""The API's marshmallow schemas: request bodies are strict (unknown fields are refused with 422,
+types are never coerced), responses describe exactly what the views return. The OpenAPI document
+is generated from these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from itilflow.domain.parties import Layer, OrgKind, Role
+
+#: any character but the C0 controls (tab, newline and carriage return allowed) and DEL
+NO_CONTROL = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
+LAYERS = [layer.value for layer in Layer]
+ROLES = [role.value for role in Role]
+ORG_KINDS = [kind.value for kind in OrgKind]
+PRIORITIES = ["P1", "P2", "P3", "P4", "P5"]
+PARTIES = ["customer", "provider"]
+
+
+class Text(fields.String):
+    """A string without control characters (422 otherwise); documented with a pattern."""
+
+    def __init__(self, *args: Any, max_length: int | None = None, min_length: int | None = None,
+                 **kwargs: Any) -> None:
+        validators = list(kwargs.pop("validate", []) or [])
+        validators.append(validate.Regexp(NO_CONTROL, error="Control characters are not allowed."))
+        if max_length is not None or min_length is not None:
+            validators.append(validate.Length(min=min_length, max=max_length))
+        super().__init__(*args, validate=validators, **kwargs)
+
+
+class StrictInt(fields.Integer):
+    """An integer given as a JSON number, never a string, float or boolean."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictBool(fields.Boolean):
+    """``true`` or ``false``, nothing truthy."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class Body(ma.Schema):
+    """Request bodies: unknown fields are refused (422), consistently."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+# --- errors -------------------------------------------------------------------------------
+
+class ErrorSchema(ma.Schema):
+    status = fields.Integer(required=True, metadata={"description": "The HTTP status code"})
+    message = fields.String(required=True, metadata={"description": "What went wrong"})
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True,
+                         metadata={"description": "Per field: the reasons it was refused"})
+
+
+# --- directory ------------------------------------------------------------------------------
+
+class OrganisationIn(Body):
+    name = Text(required=True, min_length=1, max_length=200)
+    kind = fields.String(required=True, validate=validate.OneOf(ORG_KINDS))
+
+
+class OrganisationOut(ma.Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(ORG_KINDS))
+    created_at = fields.DateTime(required=True)
+
+
+class UserIn(Body):
+    email = Text(required=True, min_length=3, max_length=254)
+    name = Text(max_length=200)
+    organisation = Text(required=True, min_length=1, max_length=200)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=1024))
+
+
+class UserOut(ma.Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    organisation = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    active = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class SystemOptions(Body):
+    load_balancer = StrictBool()
+    dedicated_physical = StrictBool()
+
+
+class SystemOptionsOut(ma.Schema):
+    load_balancer = fields.Boolean(required=True)
+    dedicated_physical = fields.Boolean(required=True)
+
+
+ENV_FIELD = Text(min_length=1, max_length=40)
+
+
+class SystemIn(Body):
+    key = fields.String(required=True, validate=validate.Regexp(
+        r"^[a-z0-9][a-z0-9_-]{0,63}$", error="Lower-case letters, digits, - and _, at most 64."))
+    name = Text(required=True, min_length=1, max_length=200)
+    customer = Text(required=True, min_length=1, max_length=200)
+    environments = fields.List(Text(min_length=1, max_length=40), required=True,
+                               validate=validate.Length(min=1, max=20))
+    vagtordning = StrictBool(load_default=False)
+    options = fields.Nested(SystemOptions)
+    suppliers = fields.List(Text(min_length=1, max_length=200), validate=validate.Length(max=50))
+
+
+class SystemPatch(Body):
+    name = Text(min_length=1, max_length=200)
+    environments = fields.List(Text(min_length=1, max_length=40), validate=validate.Length(min=1, max=20))
+    vagtordning = StrictBool()
+    options = fields.Nested(SystemOptions)
+    suppliers = fields.List(Text(min_length=1, max_length=200), validate=validate.Length(max=50))
+
+
+class SystemOut(ma.Schema):
+    key = fields.String(required=True)
+    name = fields.String(required=True)
+    customer = fields.String(required=True)
+    environments = fields.List(fields.String(), required=True)
+    vagtordning = fields.Boolean(required=True)
+    options = fields.Nested(SystemOptionsOut, required=True)
+    suppliers = fields.List(fields.String(), required=True)
+
+
+class SystemPath(ma.Schema):
+    key = fields.String(required=True)
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+class TokenIn(Body):
+    name = Text(max_length=100, load_default="api",
+                metadata={"description": "A label to recognise the token by"})
+
+
+class TokenOut(ma.Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    prefix = fields.String(required=True, metadata={"description": "The token's first characters"})
+    created_at = fields.DateTime(required=True)
+    last_used_at = fields.DateTime(required=True, allow_none=True)
+    revoked_at = fields.DateTime(required=True, allow_none=True)
+
+
+class NewTokenOut(TokenOut):
+    token = fields.String(required=True, metadata={
+        "description": "The secret, shown this once; send it as `Authorization: Bearer <token>`"})
+
+
+# --- tickets --------------------------------------------------------------------------------
+
+class IncidentIn(Body):
+    system = Text(required=True, min_length=1, max_length=64, metadata={"description": "System key"})
+    environment = Text(required=True, min_length=1, max_length=40)
+    layer = fields.String(allow_none=True, validate=validate.OneOf(LAYERS), metadata={
+        "description": "Omitted or null: unknown, the ticket goes to SIT's service desk for triage"})
+    title = Text(required=True, min_length=1, max_length=200)
+    description = Text(max_length=20_000)
+    impact = StrictInt(required=True, validate=validate.Range(1, 3))
+    urgency = StrictInt(required=True, validate=validate.Range(1, 3))
+    outage = StrictBool()
+
+
+class ProblemIn(Body):
+    system = Text(required=True, min_length=1, max_length=64)
+    layer = fields.String(required=True, validate=validate.OneOf(LAYERS))
+    title = Text(required=True, min_length=1, max_length=200)
+    description = Text(max_length=20_000)
+    incidents = fields.List(StrictInt(validate=validate.Range(1, 2**31 - 1)),
+                            validate=validate.Length(max=200),
+                            metadata={"description": "Ids of the incidents this problem explains"})
+
+
+class ChangeIn(Body):
+    system = Text(required=True, min_length=1, max_length=64)
+    environment = Text(required=True, min_length=1, max_length=40)
+    layer = fields.String(required=True, validate=validate.OneOf(LAYERS))
+    change_type = fields.String(required=True, validate=validate.OneOf(["standard", "normal", "emergency"]))
+    title = Text(required=True, min_length=1, max_length=200)
+    description = Text(max_length=20_000)
+    planned_start = fields.AwareDateTime(required=True, format="iso")
+    planned_end = fields.AwareDateTime(required=True, format="iso")
+
+
+class TransitionIn(ma.Schema):
+    """``trigger`` and ``version`` plus the trigger's own fields; a field the trigger does not
+    take is refused with 422 by the engine, which knows each trigger's fields."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    trigger = fields.String(required=True, validate=[validate.Length(min=1, max=60),
+                                                     validate.Regexp(r"^[a-z_]+$")])
+    comment = Text(max_length=10_000)
+    version = StrictInt(validate=validate.Range(1, 2**31 - 1), metadata={
+        "description": "The version you read; a stale version is refused with 409"})
+
+
+class CommentIn(Body):
+    body = Text(required=True, min_length=1, max_length=20_000)
+
+
+class TicketLink(ma.Schema):
+    id = fields.Integer(required=True)
+    number = fields.String(required=True)
+
+
+class PagingOut(ma.Schema):
+    class Meta:
+        unknown = ma.INCLUDE
+
+    pages = fields.List(fields.Dict(), required=True)
+    acknowledged_at = fields.DateTime(required=True, allow_none=True)
+
+
+class TicketOut(ma.Schema):
+    id = fields.Integer(required=True)
+    number = fields.String(required=True, metadata={"example": "INC-000042"})
+    kind = fields.String(required=True)
+    state = fields.String(required=True)
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+    system = fields.String(required=True, metadata={"description": "System key"})
+    environment = fields.String(required=True)
+    layer = fields.String(required=True, allow_none=True, validate=validate.OneOf(LAYERS))
+    activity = fields.String(required=True)
+    impact = fields.Integer(required=True)
+    urgency = fields.Integer(required=True)
+    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
+    raci = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
+                       metadata={"example": {"customer": "I", "provider": "AR"}})
+    responsible_party = fields.String(required=True, validate=validate.OneOf(PARTIES))
+    accountable_party = fields.String(required=True, validate=validate.OneOf(PARTIES))
+    assignee = fields.String(required=True, allow_none=True, metadata={"description": "Email"})
+    reporter = fields.String(required=True, allow_none=True, metadata={"description": "Email"})
+    available_transitions = fields.List(fields.String(), required=True)
+    after_hours = fields.Boolean(required=True)
+    sla = fields.Dict(required=True, allow_none=True)
+    paging = fields.Nested(PagingOut, required=True)
+    outage = fields.Boolean(required=True)
+    resolution = fields.String(required=True, allow_none=True)
+    details = fields.Dict(required=True)
+    incidents = fields.List(fields.Nested(TicketLink), required=True)
+    problems = fields.List(fields.Nested(TicketLink), required=True)
+    version = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class TicketPage(ma.Schema):
+    items = fields.List(fields.Nested(TicketOut), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+class TicketQuery(ma.Schema):
+    """Unknown query parameters are refused (422), like unknown body fields."""
+
+    kind = fields.String(validate=validate.OneOf(["incident", "problem", "change"]))
+    state = Text(max_length=40)
+    party = fields.String(validate=validate.OneOf(PARTIES))
+    layer = fields.String(validate=validate.OneOf([*LAYERS, "unknown"]))
+    system = Text(max_length=64)
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    q = Text(max_length=200, metadata={"description": "Words of the title, or a ticket number"})
+    cursor = Text(max_length=100, metadata={"description": "next_cursor of the previous page"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+
+class TicketPath(ma.Schema):
+    ticket_id = fields.String(required=True)
+
+
+class EventOut(ma.Schema):
+    seq = fields.Integer(required=True)
+    kind = fields.String(required=True, metadata={
+        "description": "created, transition, handover, comment, linked, page, ..."})
+    trigger = fields.String(required=True, allow_none=True)
+    from_state = fields.String(required=True, allow_none=True)
+    to_state = fields.String(required=True, allow_none=True)
+    actor = fields.String(required=True, allow_none=True, metadata={"description": "Email"})
+    actor_label = fields.String(required=True)
+    data = fields.Dict(required=True)
+    created_at = fields.DateTime(required=True)
