@@ -1,0 +1,69 @@
+"""What a task needs: sessions, rules, settings, and the ways out (HTTP, SMTP)."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+import requests
+
+from itilflow.domain.paging import DELIVERY_TIMEOUT_SECONDS
+from itilflow.services.rules import Rules, load_rules
+from itilflow.settings import Settings
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int | None  # None: no answer (timeout, refused, reset)
+    retry_after: str | None = None
+    error: str | None = None
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str]) -> HttpAnswer:
+    """One POST: 15 s timeout, redirects not followed, the answer's body ignored."""
+    try:
+        with requests.post(url, data=body, headers=headers, timeout=DELIVERY_TIMEOUT_SECONDS,
+                           allow_redirects=False, stream=True) as response:
+            return HttpAnswer(response.status_code, response.headers.get("Retry-After"),
+                              None if response.ok else f"HTTP {response.status_code}")
+    except requests.RequestException as exc:
+        return HttpAnswer(None, None, f"{type(exc).__name__}: {str(exc)[:200]}")
+
+
+@dataclass
+class JobContext:
+    session_factory: Callable
+    rules: Rules
+    settings: Settings
+    post: Callable[[str, bytes, dict[str, str]], HttpAnswer] = http_post
+    send_mail: Callable[[list[str], str, str], None] | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def smtp_sender(settings: Settings) -> Callable[[list[str], str, str], None] | None:
+    if not settings.smtp_host:
+        return None
+
+    def send(to: list[str], subject: str, text: str) -> None:
+        message = EmailMessage()
+        message["From"] = settings.smtp_from
+        message["To"] = ", ".join(to)
+        message["Subject"] = subject
+        message.set_content(text)
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port,
+                          timeout=DELIVERY_TIMEOUT_SECONDS) as smtp:
+            smtp.send_message(message)
+
+    return send
+
+
+def context_from_settings(settings: Settings, *, session_factory=None, rules: Rules | None = None
+                          ) -> JobContext:
+    if session_factory is None:
+        from itilflow.db import make_engine, make_session_factory
+
+        session_factory = make_session_factory(make_engine(settings.sqlalchemy_url))
+    return JobContext(session_factory=session_factory, rules=rules or load_rules(settings),
+                      settings=settings, send_mail=smtp_sender(settings))

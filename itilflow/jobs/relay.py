@@ -1,0 +1,90 @@
+"""The outbox relay: claims due pending rows and runs them, or hands them to RQ.
+
+Claiming sets a lease (``claimed_until``); a row whose lease ran out (its relay or worker died)
+is claimed again. On PostgreSQL the claim is ``FOR UPDATE SKIP LOCKED`` so relays never wait
+for each other; on SQLite the single conditional UPDATE is atomic. Either way a row runs once per
+attempt: ``tasks.execute`` takes it with a compare-and-set on ``attempts``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from itilflow.jobs import tasks
+from itilflow.jobs.context import JobContext
+from itilflow.models import OutboxMessage
+
+log = logging.getLogger("itilflow.jobs")
+QUEUE_NAME = "itilflow"
+
+
+class Relay:
+    def __init__(self, ctx: JobContext, *, queue=None, batch: int = 200, threads: int = 1) -> None:
+        self.ctx = ctx
+        #: an ``rq.Queue``: rows are handed to RQ workers; None: run here
+        self.queue = queue
+        self.batch = batch
+        #: rows run here run on this many threads (1: in order, in the caller's thread)
+        self.threads = threads
+        self._pool = None
+
+    def claim(self, now: datetime) -> list[tuple[str, int]]:
+        """Claim up to ``batch`` due rows for one lease: [(message_id, attempts)]."""
+        until = now + timedelta(seconds=self.ctx.settings.outbox_lease_seconds)
+        due = (select(OutboxMessage.id)
+               .where(OutboxMessage.status == "pending", OutboxMessage.due_at <= now,
+                      or_(OutboxMessage.claimed_until.is_(None),
+                          OutboxMessage.claimed_until < now))
+               .order_by(OutboxMessage.due_at, OutboxMessage.id).limit(self.batch)
+               .with_for_update(skip_locked=True))
+        with self.ctx.session_factory() as session, session.begin():
+            rows = session.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_(due.scalar_subquery()))
+                .values(claimed_until=until)
+                .returning(OutboxMessage.id, OutboxMessage.message_id, OutboxMessage.attempts,
+                           OutboxMessage.due_at)
+                .execution_options(synchronize_session=False)).all()
+        rows.sort(key=lambda r: (r.due_at, r.id))
+        return [(r.message_id, r.attempts) for r in rows]
+
+    def release(self, claimed: list[tuple[str, int]]) -> None:
+        """Give rows back (RQ was unreachable): the next tick claims them again."""
+        with self.ctx.session_factory() as session, session.begin():
+            session.execute(update(OutboxMessage)
+                            .where(OutboxMessage.message_id.in_([m for m, _ in claimed]))
+                            .values(claimed_until=None)
+                            .execution_options(synchronize_session=False))
+
+    def run_due(self, now: datetime | None = None) -> list[tuple[str, str]]:
+        """One tick: claim what is due at ``now`` and run it here or enqueue it in RQ.
+        Returns [(message_id, result)] ("queued" for rows handed to RQ)."""
+        now = now or datetime.now(UTC)
+        claimed = self.claim(now)
+        results: list[tuple[str, str]] = []
+        if self.queue is not None:
+            try:
+                for message_id, attempts in claimed:
+                    self.queue.enqueue(tasks.rq_execute, message_id, attempts,
+                                       job_id=f"{message_id}-{attempts}", result_ttl=600,
+                                       failure_ttl=86_400,
+                                       job_timeout=self.ctx.settings.outbox_lease_seconds)
+                    results.append((message_id, "queued"))
+            except Exception as exc:  # Redis away: keep the rows for the next tick
+                log.warning("RQ unreachable (%s); %d row(s) stay in the outbox", exc,
+                            len(claimed) - len(results))
+                self.release(claimed[len(results):])
+            return results
+        if self.threads > 1 and len(claimed) > 1:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="itilflow-out")
+            futures = [(m, self._pool.submit(tasks.execute, self.ctx, m, a, now=now))
+                       for m, a in claimed]
+            return [(m, f.result()) for m, f in futures]
+        for message_id, attempts in claimed:
+            results.append((message_id, tasks.execute(self.ctx, message_id, attempts, now=now)))
+        return results

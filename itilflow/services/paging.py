@@ -1,0 +1,626 @@
+"""Paging use cases: pager hooks, escalation policies, starting and stopping escalations on
+ticket changes, escalation timers, recording deliveries, inbound pager events, SLA breaches.
+
+Everything here takes a session and ``now`` and only flushes; the outbox rows it writes are sent
+only if the caller's transaction commits. Importing this module registers ``on_ticket_change``
+in ``tickets.after_change_hooks``.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from itilflow.domain import paging as rules_of_paging
+from itilflow.domain.access import Actor
+from itilflow.domain.errors import Conflict, InvalidTransition, NotFound, ValidationError
+from itilflow.domain.paging import Unauthenticated
+from itilflow.domain.parties import Party
+from itilflow.models import OutboxMessage, System, Ticket, TicketEvent
+from itilflow.models.paging import (
+    Escalation,
+    EscalationLevel,
+    InboundWebhook,
+    Page,
+    PagerHook,
+)
+from itilflow.services import directory, tickets
+from itilflow.services.history import append_event
+from itilflow.services.outbox import enqueue
+from itilflow.services.rules import Rules
+from itilflow.services.sla import refresh_due, sla_of
+
+NAME_MAX = 100
+URL_MAX = 2000
+MAX_LEVELS = 10
+MAX_DELAY_SECONDS = 7 * 86_400
+STOP_TRIGGERS = frozenset({"resolve", "close", "cancel", "confirm"})
+
+
+# --- hooks --------------------------------------------------------------------------------
+
+def generate_secret() -> str:
+    return rules_of_paging.SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _clean_url(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("url is required.", {"url": ["Missing data for required field."]})
+    value = value.strip()
+    parts = urlsplit(value)
+    if len(value) > URL_MAX or parts.scheme not in ("http", "https") or not parts.hostname \
+            or any(ord(c) <= 32 for c in value):
+        raise ValidationError("url is not an http(s) URL.", {"url": ["An http:// or https:// URL."]})
+    return value
+
+
+def create_hook(session: Session, actor: Actor, data: dict[str, Any], *, now: datetime
+                ) -> tuple[PagerHook, str | None]:
+    """Create a pager hook (admin). Returns the hook and, when the secret was generated, the
+    secret (shown once)."""
+    directory.require_admin(actor)
+    errors: dict[str, list[str]] = {}
+    unknown = sorted(set(data) - {"name", "url", "format", "secret", "routing_key"})
+    for name in unknown:
+        errors[name] = ["Unknown field."]
+    values: dict[str, Any] = {}
+    for name, check in (
+        ("name", lambda: directory._clean(data.get("name"), "name", max_length=NAME_MAX)),
+        ("url", lambda: _clean_url(data.get("url"))),
+    ):
+        try:
+            values[name] = check()
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    fmt = data.get("format")
+    if fmt not in rules_of_paging.HOOK_FORMATS:
+        errors["format"] = ["Must be one of: pagerduty, generic."]
+    routing_key = data.get("routing_key")
+    if routing_key is not None and (not isinstance(routing_key, str) or not routing_key.strip()
+                                    or len(routing_key) > 200):
+        errors["routing_key"] = ["A non-empty string of at most 200 characters."]
+    if fmt == "pagerduty" and not routing_key:
+        errors["routing_key"] = ["Required for the pagerduty format."]
+    secret = data.get("secret")
+    generated = None
+    if secret is None:
+        secret = generated = generate_secret()
+    else:
+        try:
+            rules_of_paging.secret_bytes(secret)
+        except ValueError as exc:
+            errors["secret"] = [str(exc) + "."]
+    if errors:
+        raise ValidationError("The pager hook has invalid fields.", errors)
+    if session.scalar(select(PagerHook.id).where(PagerHook.name == values["name"])) is not None:
+        raise Conflict(f"A pager hook named {values['name']!r} exists.")
+    hook = PagerHook(name=values["name"], url=values["url"], format=fmt, secret=secret,
+                     routing_key=routing_key.strip() if routing_key else None, active=True,
+                     created_at=now)
+    session.add(hook)
+    session.flush()
+    return hook, generated
+
+
+def list_hooks(session: Session, actor: Actor) -> list[PagerHook]:
+    directory.require_admin(actor)
+    return list(session.scalars(select(PagerHook).order_by(PagerHook.name)))
+
+
+def hook_json(hook: PagerHook, *, secret: str | None = None) -> dict[str, Any]:
+    out = {"id": hook.id, "name": hook.name, "url": hook.url, "format": hook.format,
+           "routing_key": hook.routing_key, "created_at": hook.created_at.isoformat()}
+    if secret is not None:
+        out["secret"] = secret
+    return out
+
+
+# --- escalation policies ------------------------------------------------------------------
+
+def set_escalation(session: Session, actor: Actor, system_key: Any, data: dict[str, Any]
+                   ) -> tuple[System, str, list[EscalationLevel]]:
+    """Replace a system's escalation levels for one party (admin)."""
+    directory.require_admin(actor)
+    system = directory.system_for(session, actor, system_key)
+    errors: dict[str, list[str]] = {}
+    for name in sorted(set(data) - {"party", "levels"}):
+        errors[name] = ["Unknown field."]
+    party = data.get("party")
+    if party not in ("provider", "customer"):
+        errors["party"] = ["Must be provider or customer."]
+    raw_levels = data.get("levels")
+    levels: list[tuple[PagerHook, int]] = []
+    if not isinstance(raw_levels, list) or len(raw_levels) > MAX_LEVELS:
+        errors["levels"] = [f"A list of at most {MAX_LEVELS} levels."]
+        raw_levels = []
+    for i, raw in enumerate(raw_levels):
+        where = f"levels.{i}"
+        if not isinstance(raw, dict) or set(raw) - {"hook", "delay_seconds"}:
+            errors[where] = ["An object {hook, delay_seconds}."]
+            continue
+        hook = session.scalar(select(PagerHook).where(PagerHook.name == raw.get("hook"))) \
+            if isinstance(raw.get("hook"), str) else None
+        if hook is None:
+            errors[f"{where}.hook"] = ["No pager hook by that name."]
+        delay = raw.get("delay_seconds")
+        if isinstance(delay, bool) or not isinstance(delay, int) or not \
+                0 <= delay <= MAX_DELAY_SECONDS:
+            errors[f"{where}.delay_seconds"] = [f"A whole number from 0 to {MAX_DELAY_SECONDS}."]
+        if hook is not None and f"{where}.delay_seconds" not in errors:
+            levels.append((hook, delay))
+    if errors:
+        raise ValidationError("The escalation policy has invalid fields.", errors)
+    session.execute(delete(EscalationLevel).where(EscalationLevel.system_id == system.id,
+                                                  EscalationLevel.party == party))
+    rows = [EscalationLevel(system_id=system.id, party=party, position=i + 1, hook_id=hook.id,
+                            delay_seconds=delay) for i, (hook, delay) in enumerate(levels)]
+    session.add_all(rows)
+    session.flush()
+    return system, party, levels_of(session, system.id, party)
+
+
+def levels_of(session: Session, system_id: int, party: str) -> list[EscalationLevel]:
+    return list(session.scalars(
+        select(EscalationLevel).where(EscalationLevel.system_id == system_id,
+                                      EscalationLevel.party == party)
+        .order_by(EscalationLevel.position)))
+
+
+def escalation_json(system: System, party: str, levels: list[EscalationLevel]) -> dict[str, Any]:
+    return {"system": system.key, "party": party,
+            "levels": [{"position": lv.position, "hook": lv.hook.name,
+                        "delay_seconds": lv.delay_seconds} for lv in levels]}
+
+
+# --- the ticket hook ----------------------------------------------------------------------
+
+def ticket_view(rules: Rules, ticket: Ticket) -> dict[str, Any]:
+    """What a pager is told of a ticket."""
+    return {"id": ticket.id, "number": tickets.number_of(rules, ticket), "kind": ticket.kind,
+            "title": ticket.title, "priority": ticket.priority, "state": ticket.state,
+            "system": ticket.system.key, "environment": ticket.environment,
+            "layer": ticket.layer, "responsible_party": ticket.responsible_party,
+            "outage": ticket.outage}
+
+
+def decide(session: Session, rules: Rules, ticket: Ticket, now: datetime
+           ) -> rules_of_paging.PageDecision:
+    customer_levels = bool(levels_of(session, ticket.system_id, Party.CUSTOMER.value))
+    return rules_of_paging.decide_page(
+        rules.calendar, at=now, kind=ticket.kind, priority=ticket.priority,
+        environment=ticket.environment, vagtordning=ticket.system.vagtordning,
+        layer=ticket.layer, page_priorities=rules.page_priorities,
+        customer_has_levels=customer_levels)
+
+
+def active_escalation(session: Session, ticket_id: int) -> Escalation | None:
+    return session.scalar(select(Escalation).where(Escalation.ticket_id == ticket_id,
+                                                   Escalation.stopped_at.is_(None))
+                          .order_by(Escalation.id.desc()).limit(1))
+
+
+def on_ticket_change(session: Session, rules: Rules, ticket: Ticket, now: datetime, what: str
+                     ) -> None:
+    """The after-change hook: start, follow and stop escalations; schedule the SLA check.
+    Writes only paging and outbox rows (never the ticket's own columns)."""
+    if ticket.kind != "incident":
+        return
+    _schedule_sla_check(session, ticket, now)
+    active = active_escalation(session, ticket.id)
+    if what == "acknowledge":
+        if active is not None:
+            _stop(session, rules, ticket, active, now, reason="acknowledged", follow="acknowledge",
+                  by=None)
+        return
+    if what in STOP_TRIGGERS:
+        if active is not None:
+            _stop(session, rules, ticket, active, now, reason=what, follow="resolve", by=None)
+        else:
+            _resolve_acknowledged(session, rules, ticket, now)
+        return
+    if what not in ("created", "reclassify", "reprioritise"):
+        return
+    decision = decide(session, rules, ticket, now)
+    if active is not None:
+        if decision.page and decision.party.value == active.party:
+            return
+        _stop(session, rules, ticket, active, now, reason="handover", follow="resolve", by=None)
+    elif what != "created" and ticket.acknowledged_at is not None:
+        return
+    if decision.page:
+        start_escalation(session, rules, ticket, decision.party.value, now)
+
+
+def start_escalation(session: Session, rules: Rules, ticket: Ticket, party: str, now: datetime
+                     ) -> Escalation | None:
+    levels = levels_of(session, ticket.system_id, party)
+    if not levels:
+        append_event(session, ticket, kind="paging", actor=None, now=now,
+                     data={"party": party, "paged": False,
+                           "reason": f"the {party} has no escalation levels for this system"})
+        return None
+    escalation = Escalation(
+        ticket_id=ticket.id, party=party, token=ticket.escalation_token, started_at=now,
+        levels=[{"position": lv.position, "hook_id": lv.hook_id, "hook": lv.hook.name,
+                 "delay_seconds": lv.delay_seconds} for lv in levels])
+    session.add(escalation)
+    session.flush()
+    append_event(session, ticket, kind="paging", actor=None, now=now,
+                 data={"party": party, "paged": True, "levels": len(levels),
+                       "reason": f"after hours: paging the {party}'s on-call"})
+    page_level(session, rules, ticket, escalation, 1, now)
+    return escalation
+
+
+def _level(escalation: Escalation, position: int) -> dict[str, Any] | None:
+    return next((lv for lv in escalation.levels if lv["position"] == position), None)
+
+
+def page_level(session: Session, rules: Rules, ticket: Ticket, escalation: Escalation,
+               position: int, now: datetime) -> Page | None:
+    """Page one level now (once per escalation) and set the timer for the next."""
+    level = _level(escalation, position)
+    if level is None:
+        return None
+    already = session.scalar(select(Page.id).where(
+        Page.escalation_id == escalation.id, Page.level == position, Page.action == "trigger"))
+    if already is not None:
+        return None
+    hook = session.get(PagerHook, level["hook_id"])
+    if hook is None:
+        return None
+    page = _page(session, rules, ticket, escalation, hook, position, "trigger", now)
+    nxt = rules_of_paging.next_escalation_at(
+        now, rules_of_paging.Level(position, level["hook"], level["delay_seconds"]),
+        len(escalation.levels))
+    if nxt is not None:
+        enqueue(session, "escalate", {"escalation_id": escalation.id, "token": escalation.token,
+                                      "level": position + 1}, now=now, due_at=nxt,
+                ticket_id=ticket.id)
+    return page
+
+
+def _page(session: Session, rules: Rules, ticket: Ticket, escalation: Escalation,
+          hook: PagerHook, level: int, action: str, now: datetime) -> Page:
+    message_id = f"msg_{uuid.uuid4().hex}"
+    page = Page(escalation_id=escalation.id, ticket_id=ticket.id, level=level, hook_id=hook.id,
+                action=action, dedup_key=rules_of_paging.dedup_key(tickets.number_of(rules, ticket)),
+                message_id=message_id, status="pending", attempts=0, created_at=now)
+    session.add(page)
+    session.flush()
+    enqueue(session, "page", {"page_id": page.id}, now=now, ticket_id=ticket.id,
+            message_id=message_id)
+    return page
+
+
+def _stop(session: Session, rules: Rules, ticket: Ticket, escalation: Escalation, now: datetime,
+          *, reason: str, follow: str, by: str | None) -> None:
+    """Stop an escalation; tell every hook that was paged (acknowledge or resolve)."""
+    escalation.stopped_at = now
+    escalation.stopped_reason = reason
+    if reason == "acknowledged":
+        escalation.acknowledged_at = now
+        escalation.acknowledged_by = by
+    paged = session.execute(
+        select(Page.hook_id, func.max(Page.level)).where(
+            Page.escalation_id == escalation.id, Page.action == "trigger",
+            Page.status.in_(("pending", "delivered")))
+        .group_by(Page.hook_id)).all()
+    for hook_id, level in paged:
+        hook = session.get(PagerHook, hook_id)
+        if hook is not None:
+            _page(session, rules, ticket, escalation, hook, level, follow, now)
+    session.flush()
+
+
+def _resolve_acknowledged(session: Session, rules: Rules, ticket: Ticket, now: datetime) -> None:
+    """An acknowledged escalation's pagers are told when the ticket is resolved (once)."""
+    last = session.scalar(select(Escalation).where(Escalation.ticket_id == ticket.id)
+                          .order_by(Escalation.id.desc()).limit(1))
+    if last is None or last.stopped_reason != "acknowledged":
+        return
+    if session.scalar(select(Page.id).where(Page.escalation_id == last.id,
+                                            Page.action == "resolve").limit(1)) is not None:
+        return
+    paged = session.execute(
+        select(Page.hook_id, func.max(Page.level)).where(
+            Page.escalation_id == last.id, Page.action == "trigger",
+            Page.status.in_(("pending", "delivered")))
+        .group_by(Page.hook_id)).all()
+    for hook_id, level in paged:
+        hook = session.get(PagerHook, hook_id)
+        if hook is not None:
+            _page(session, rules, ticket, last, hook, level, "resolve", now)
+
+
+# --- the worker's side --------------------------------------------------------------------
+
+def run_escalation_timer(session: Session, rules: Rules, payload: dict[str, Any], now: datetime
+                         ) -> str:
+    """An escalation deadline: page the next level unless acknowledged, stopped or stale."""
+    escalation = session.get(Escalation, payload.get("escalation_id"))
+    if escalation is None:
+        return "gone"
+    ticket = session.get(Ticket, escalation.ticket_id)
+    if ticket is None or escalation.stopped_at is not None or ticket.acknowledged_at is not None:
+        return "stopped"
+    if payload.get("token") != ticket.escalation_token or escalation.token != ticket.escalation_token:
+        return "stale"
+    if rules.workflow(ticket.kind).states[ticket.state].category in ("resolved", "done") or \
+            ticket.closed_at is not None or ticket.resolved_at is not None:
+        return "stopped"
+    level = int(payload.get("level", 0))
+    if page_level(session, rules, ticket, escalation, level, now) is None:
+        return "nothing"
+    append_event(session, ticket, kind="escalated", actor=None, now=now,
+                 data={"level": level, "party": escalation.party,
+                       "hook": (_level(escalation, level) or {}).get("hook")})
+    return "paged"
+
+
+def page_message(session: Session, rules: Rules, page: Page, now: datetime
+                 ) -> tuple[str, bytes, dict[str, str]] | None:
+    """The HTTP request of a page: (url, body, headers); None when it no longer needs sending
+    (a trigger whose escalation was acknowledged or stopped before it went out)."""
+    import json
+
+    escalation = session.get(Escalation, page.escalation_id)
+    ticket = session.get(Ticket, page.ticket_id)
+    hook = page.hook
+    if ticket is None or escalation is None:
+        return None
+    if page.action == "trigger" and escalation.stopped_at is not None:
+        return None
+    view = ticket_view(rules, ticket)
+    if hook.format == "pagerduty":
+        body = rules_of_paging.pagerduty_body(routing_key=hook.routing_key or "",
+                                              action=page.action, ticket=view, level=page.level,
+                                              at=now, link=None)
+    else:
+        body = rules_of_paging.generic_body(message_id=page.message_id, action=page.action,
+                                            ticket=view, level=page.level)
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json", "User-Agent": "itilflow-pager/1"}
+    headers.update(rules_of_paging.signed_headers(hook.secret, page.message_id, now, raw))
+    return hook.url, raw, headers
+
+
+def record_page_outcome(session: Session, rules: Rules, page: Page, *, outcome: str,
+                        status_code: int | None, error: str | None, now: datetime) -> None:
+    """After one attempt: delivered (history), retry (nothing more), dead (history, next level)."""
+    page.attempts += 1
+    page.last_status_code = status_code
+    page.last_error = error
+    ticket = session.get(Ticket, page.ticket_id)
+    data = {"level": page.level, "hook": page.hook.name, "action": page.action,
+            "webhook_id": page.message_id, "attempts": page.attempts}
+    if outcome == rules_of_paging.DELIVERED:
+        page.status = "delivered"
+        page.delivered_at = now
+        if ticket is not None:
+            append_event(session, ticket, kind="page", actor=None, now=now, data=data)
+    elif outcome == rules_of_paging.DEAD:
+        page.status = "dead"
+        if ticket is None:
+            return
+        append_event(session, ticket, kind="page_failed", actor=None, now=now,
+                     data={**data, "status_code": status_code, "error": (error or "")[:300]})
+        escalation = session.get(Escalation, page.escalation_id)
+        if page.action == "trigger" and escalation is not None and escalation.stopped_at is None \
+                and escalation.token == ticket.escalation_token:
+            nxt = page_level(session, rules, ticket, escalation, page.level + 1, now)
+            if nxt is not None:
+                append_event(session, ticket, kind="escalated", actor=None, now=now,
+                             data={"level": page.level + 1, "party": escalation.party,
+                                   "because": "the previous level could not be paged"})
+    session.flush()
+
+
+def cancel_page(session: Session, page: Page) -> None:
+    page.status = "cancelled"
+    session.flush()
+
+
+def dead_letters(session: Session, actor: Actor, *, limit: int = 100) -> list[Page]:
+    directory.require_admin(actor)
+    return list(session.scalars(select(Page).where(Page.status == "dead")
+                                .order_by(Page.id.desc()).limit(limit)))
+
+
+def page_json(rules: Rules, session: Session, page: Page) -> dict[str, Any]:
+    ticket = session.get(Ticket, page.ticket_id)
+    return {"id": page.id, "ticket": tickets.number_of(rules, ticket) if ticket else None,
+            "level": page.level, "hook": page.hook.name, "action": page.action,
+            "dedup_key": page.dedup_key, "webhook_id": page.message_id, "status": page.status,
+            "attempts": page.attempts, "last_status_code": page.last_status_code,
+            "last_error": page.last_error, "created_at": page.created_at.isoformat(),
+            "delivered_at": page.delivered_at.isoformat() if page.delivered_at else None}
+
+
+def resend(session: Session, actor: Actor, page_id: Any, *, now: datetime) -> Page:
+    """Send a dead-lettered page again, with the same webhook-id (admin)."""
+    directory.require_admin(actor)
+    page = session.get(Page, page_id) if isinstance(page_id, int) and 0 < page_id < 2**31 else None
+    if page is None:
+        raise NotFound("No such page.")
+    if page.status != "dead":
+        raise Conflict("Only a dead-lettered page can be sent again.")
+    message = session.scalar(select(OutboxMessage).where(OutboxMessage.message_id ==
+                                                         page.message_id))
+    if message is None:
+        raise NotFound("No such page.")
+    page.status = "pending"
+    message.status = "pending"
+    message.due_at = now
+    message.claimed_until = None
+    message.done_at = None
+    session.flush()
+    return page
+
+
+# --- inbound ------------------------------------------------------------------------------
+
+def inbound_event(session: Session, rules: Rules, headers: dict[str, str], body: bytes,
+                  data: Any, *, now: datetime) -> dict[str, Any]:
+    """POST /pager/events: verify against the hooks that paged for the dedup_key, refuse
+    replays, then acknowledge (stop escalation) or resolve."""
+    key = data.get("dedup_key") if isinstance(data, dict) else None
+    action = data.get("action") if isinstance(data, dict) else None
+    hook_ids = list(session.scalars(select(Page.hook_id).where(Page.dedup_key == key).distinct())) \
+        if isinstance(key, str) and len(key) <= 100 else []
+    hooks = [session.get(PagerHook, i) for i in hook_ids]
+    if not hooks:
+        # the same answer as a bad signature: an unknown key tells a caller nothing
+        raise Unauthenticated("The call is not signed by a hook that paged for this dedup_key.")
+    webhook_id = None
+    for hook in hooks:
+        try:
+            webhook_id = rules_of_paging.verify([hook.secret], headers, body, now)
+        except Unauthenticated:
+            continue
+        signer = hook
+        break
+    if webhook_id is None:
+        rules_of_paging.verify([], headers, body, now)  # raises with the precise reason
+        raise Unauthenticated("Bad signature.")
+    if len(webhook_id) > 200 or session.get(InboundWebhook, webhook_id) is not None:
+        raise Unauthenticated("This webhook-id was seen before (replay).")
+    session.add(InboundWebhook(webhook_id=webhook_id, hook_id=signer.id, received_at=now))
+    session.flush()
+    if action not in ("acknowledge", "resolve"):
+        raise ValidationError("Unknown action.", {"action": ["Must be acknowledge or resolve."]})
+    ticket_id = session.scalar(select(Page.ticket_id).where(Page.dedup_key == key).limit(1))
+    ticket = session.get(Ticket, ticket_id)
+    by = f"pager hook {signer.name}"
+    if action == "acknowledge":
+        done = _system_fire(session, rules, ticket, "acknowledge", now, by=by,
+                            extra={"via": "pager", "hook": signer.name})
+    else:
+        resolution = data.get("resolution") if isinstance(data.get("resolution"), str) else None
+        done = _system_fire(session, rules, ticket, "resolve", now, by=by,
+                            extra={"via": "pager", "hook": signer.name},
+                            resolution=(resolution or f"Resolved from the pager ({signer.name}).")
+                            [:2000])
+    return {"dedup_key": key, "action": action, "ticket": tickets.number_of(rules, ticket),
+            "state": ticket.state, "applied": done}
+
+
+def _system_fire(session: Session, rules: Rules, ticket: Ticket, trigger: str, now: datetime, *,
+                 by: str, extra: dict[str, Any], resolution: str | None = None) -> bool:
+    """Fire ``trigger`` on behalf of a pager (no user): the workflow decides if it applies in
+    the state; the history records it. False (and a 'pager_event' history row) if it does not."""
+    workflow = rules.workflow(ticket.kind)
+    try:
+        to_state = workflow.next_state(ticket.state, trigger, {})
+    except InvalidTransition:
+        append_event(session, ticket, kind="pager_event", actor=None, now=now,
+                     data={**extra, "action": trigger, "applied": False,
+                           "reason": f"not possible in state {ticket.state}"})
+        return False
+    from_state = ticket.state
+    if trigger == "acknowledge":
+        ticket.acknowledged_at = ticket.acknowledged_at or now
+        ticket.escalation_token += 1
+    if resolution:
+        ticket.resolution = resolution
+    tickets._apply_state(workflow, ticket, from_state, to_state, now)
+    if trigger in tickets.RESPONSE_TRIGGERS and ticket.responded_at is None:
+        ticket.responded_at = now
+    ticket.updated_at = now
+    refresh_due(rules, ticket, now)
+    session.flush()
+    append_event(session, ticket, kind="transition", actor=None, now=now, trigger=trigger,
+                 from_state=from_state, to_state=to_state,
+                 data={**extra, "by": by, **({"resolution": resolution} if resolution else {})})
+    if trigger == "resolve":
+        tickets._notify_informed(session, rules, ticket, event=trigger, now=now, deviation=False,
+                                 actor=None, data={"from_state": from_state, "to_state": to_state})
+    active = active_escalation(session, ticket.id)
+    if active is not None:
+        _stop(session, rules, ticket, active, now,
+              reason="acknowledged" if trigger == "acknowledge" else trigger,
+              follow="acknowledge" if trigger == "acknowledge" else "resolve", by=by)
+    tickets._after_change(session, rules, ticket, now, trigger)
+    session.flush()
+    return True
+
+
+# --- SLA breaches -------------------------------------------------------------------------
+
+def _schedule_sla_check(session: Session, ticket: Ticket, now: datetime) -> None:
+    due = ticket.sla_due_at
+    if due is None:
+        return
+    message_id = f"sla_{ticket.id}_{int(due.timestamp())}"
+    exists = session.scalar(select(OutboxMessage.id).where(OutboxMessage.message_id == message_id))
+    if exists is None:
+        enqueue(session, "sla_check", {"ticket_id": ticket.id}, now=now, due_at=max(due, now),
+                ticket_id=ticket.id, message_id=message_id)
+
+
+def check_sla(session: Session, rules: Rules, ticket_id: int, now: datetime) -> list[str]:
+    """Record each newly breached target as a history event and notify the ticket's A."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        return []
+    status = sla_of(rules, ticket, now)
+    if status is None:
+        return []
+    recorded = {e.data.get("target") for e in session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
+                                  TicketEvent.kind == "sla_breach"))}
+    breached = []
+    for target, flag in (("response", status.response_breached),
+                         ("resolution", status.resolution_breached)):
+        if flag and target not in recorded:
+            breached.append(target)
+            due = status.response_due_at if target == "response" else status.resolution_due_at
+            append_event(session, ticket, kind="sla_breach", actor=None, now=now,
+                         data={"target": target, "due_at": due.isoformat() if due else None,
+                               "priority": ticket.priority})
+            enqueue(session, "notify", {
+                "ticket_id": ticket.id, "party": ticket.accountable_party, "event": "sla_breach",
+                "number": tickets.number_of(rules, ticket), "title": ticket.title,
+                "state": ticket.state, "actor": None, "deviation": True, "target": target,
+            }, now=now, ticket_id=ticket.id)
+    if not breached and ticket.sla_due_at is not None and ticket.sla_due_at > now:
+        _schedule_sla_check(session, ticket, now)
+    return breached
+
+
+# --- read side for the ticket JSON --------------------------------------------------------
+
+def paging_summary(session: Session, ticket: Ticket) -> dict[str, Any]:
+    pages = session.scalars(select(Page).where(Page.ticket_id == ticket.id).order_by(Page.id))
+    escalation = session.scalar(select(Escalation).where(Escalation.ticket_id == ticket.id)
+                                .order_by(Escalation.id.desc()).limit(1))
+    return {
+        "pages": [{"level": p.level, "hook": p.hook.name, "action": p.action,
+                   "status": p.status, "webhook_id": p.message_id, "attempts": p.attempts,
+                   "sent_at": p.created_at.isoformat(),
+                   "delivered_at": p.delivered_at.isoformat() if p.delivered_at else None}
+                  for p in pages],
+        "acknowledged_at": ticket.acknowledged_at,
+        "party": escalation.party if escalation else None,
+        "levels": len(escalation.levels) if escalation else 0,
+        "escalating": bool(escalation and escalation.stopped_at is None),
+        "acknowledged_by": escalation.acknowledged_by if escalation else None,
+    }
+
+
+def outbox_lag_seconds(session: Session, now: datetime) -> float:
+    """How far the oldest due pending outbox row is behind (0 when none is due)."""
+    oldest = session.scalar(select(func.min(OutboxMessage.due_at)).where(
+        OutboxMessage.status == "pending", OutboxMessage.due_at <= now))
+    return max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+
+
+if on_ticket_change not in tickets.after_change_hooks:
+    tickets.after_change_hooks.append(on_ticket_change)
