@@ -1,0 +1,203 @@
+"""What the web blueprints share: the acting user, plain-language labels, HTML error pages and
+the rate limiter. Adapter code only: no business rule lives here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, abort, jsonify, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from itilflow.domain.access import Actor
+from itilflow.domain.errors import DomainError
+from itilflow.domain.parties import MANAGER_ROLES, WORKER_ROLES, Role
+from itilflow.models import User
+from itilflow.runtime import db, runtime
+from itilflow.services import directory
+from itilflow.web.i18n import _
+
+#: the layer explained in plain words, for people who do not know the service model
+LAYER_WORDS = {
+    "application": "the application itself",
+    "middleware": "its database or server software",
+    "operating_system": "the server's operating system",
+    "infrastructure": "hardware, storage or network",
+}
+IMPACT_WORDS = {1: "Many people or a whole service", 2: "A group of people or part of a service",
+                3: "One person or a small part"}
+URGENCY_WORDS = {1: "Work has stopped: it must be fixed now", 2: "Work is hampered: fix it today",
+                 3: "It can wait a few days"}
+STAFF_ROLES = WORKER_ROLES | MANAGER_ROLES
+
+
+def me() -> User:
+    return current_user.user
+
+
+def actor() -> Actor:
+    return directory.load_actor(db(), me())
+
+
+def role() -> Role:
+    return Role(me().role)
+
+
+def is_staff() -> bool:
+    return current_user.is_authenticated and role() in STAFF_ROLES
+
+
+def home_endpoint(user: User) -> str:
+    """Each role's start page."""
+    user_role = Role(user.role)
+    if user_role is Role.ADMIN:
+        return "admin.index"
+    if user_role in STAFF_ROLES:
+        return "agent.queue"
+    return "portal.index"
+
+
+def require_roles(*roles: Role):
+    """Only these roles see the page; everyone else gets a 404 (nothing to see here)."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                from flask import current_app
+
+                return current_app.login_manager.unauthorized()
+            if role() not in roles:
+                abort(404)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def local_time(value: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
+    if value is None:
+        return ""
+    zone = ZoneInfo(runtime().settings.timezone)
+    return value.astimezone(zone).strftime(fmt)
+
+
+def state_label(kind: str, state: str) -> str:
+    workflow = runtime().rules.workflows.get(kind)
+    if workflow and state in workflow.states:
+        return _(workflow.states[state].label)
+    return state
+
+
+def state_category(kind: str, state: str) -> str:
+    workflow = runtime().rules.workflows.get(kind)
+    if workflow and state in workflow.states:
+        return workflow.states[state].category
+    return "open"
+
+
+def layer_label(layer: str | None) -> str:
+    return _(LAYER_WORDS[layer]) if layer in LAYER_WORDS else _("don't know")
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_page(status: int, title: str, message: str):
+    if wants_json():
+        return jsonify(status=status, message=message, errors={}), status
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+def domain_error_page(exc: DomainError):
+    titles = {404: _("Not found"), 403: _("Not allowed"), 409: _("Conflict"),
+              422: _("Bad request")}
+    message = exc.message
+    if exc.status == 404:
+        message = _("There is nothing here, or you may not see it.")
+    return error_page(exc.status, titles.get(exc.status, _("Bad request")), message)
+
+
+def register_error_pages(bp) -> None:
+    bp.register_error_handler(DomainError, domain_error_page)
+    bp.register_error_handler(404, lambda _e: error_page(
+        404, _("Not found"), _("There is nothing here, or you may not see it.")))
+
+
+def parse_form_value(raw: str | None) -> Any:
+    return raw.strip() if isinstance(raw, str) and raw.strip() else None
+
+
+def local_to_utc_iso(raw: str) -> str:
+    """A ``datetime-local`` value, read in the business time zone, as ISO 8601 with offset."""
+    try:
+        naive = datetime.fromisoformat(raw)
+    except ValueError:
+        return raw  # the service names the fault
+    if naive.tzinfo is not None:
+        return naive.isoformat()
+    return naive.replace(tzinfo=ZoneInfo(runtime().settings.timezone)).astimezone(UTC).isoformat()
+
+
+# --- rate limits --------------------------------------------------------------------------
+
+def _login_key() -> str:
+    email = (request.form.get("email") or "").strip().lower()[:254]
+    return f"{get_remote_address()}|{email}"
+
+
+def _failed(response) -> bool:
+    return response.status_code in (401, 422)
+
+
+def init_limiter(app: Flask) -> Limiter:
+    """A limiter per app: Redis when configured (errors swallowed, memory as fallback), else
+    memory. Failed logins count, per address and account and (looser) per address; the
+    incident form counts every POST."""
+    settings = app.extensions["itilflow"].settings
+    storage = settings.redis_url or "memory://"
+    options: dict[str, Any] = {}
+    if settings.redis_url:
+        options = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+    limiter = Limiter(
+        key_func=get_remote_address, storage_uri=storage, storage_options=options,
+        swallow_errors=True, in_memory_fallback_enabled=True, key_prefix="itilflow-web",
+        headers_enabled=False,
+    )
+    limiter.init_app(app)
+    app.extensions["itilflow_limiter"] = limiter
+
+    login = app.view_functions["auth.login"]
+    login = limiter.limit(lambda: settings.login_rate_limit, key_func=_login_key,
+                          methods=["POST"], deduct_when=_failed)(login)
+    per_address = _multiply(settings.login_rate_limit, 5)
+    login = limiter.limit(lambda: per_address, methods=["POST"], deduct_when=_failed,
+                          scope="login-address")(login)
+    app.view_functions["auth.login"] = login
+    app.view_functions["portal.new_incident"] = limiter.limit(
+        lambda: settings.form_rate_limit, methods=["POST"])(app.view_functions["portal.new_incident"])
+
+    @app.errorhandler(429)
+    def too_many(_exc):
+        return error_page(429, _("Too many attempts"),
+                          _("Too many attempts in a short time. Wait a minute and try again."))
+
+    @app.errorhandler(CSRFError)
+    def csrf_refused(_exc):
+        return error_page(400, _("Bad request"), _(
+            "The form has expired or was not sent from this site. Reload the page and try again."))
+
+    return limiter
+
+
+def _multiply(limit: str, factor: int) -> str:
+    """``10 per minute`` -> ``50 per minute``; anything else is kept."""
+    head, sep, tail = limit.strip().partition(" ")
+    return f"{int(head) * factor}{sep}{tail}" if head.isdigit() else limit

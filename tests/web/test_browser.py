@@ -1,0 +1,198 @@
+"""The UI in a real browser: Playwright driving Debian's Chromium against a real server on
+loopback. One backend (SQLite) is enough here; the service rules run on both elsewhere.
+Screenshots go to test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from itilflow.models import Ticket
+from itilflow.services import directory, tickets
+from tests.conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
+
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture
+def server(app):
+    """The app on 127.0.0.1 at a free port, in a thread; stopped after the test."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed")
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield chromium
+        chromium.close()
+
+
+def _page(browser, base: str, email: str | None = None, *, viewport=(1400, 900), locale="en-GB"):
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                  locale=locale, base_url=base)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    if email:
+        page.goto("/login")
+        page.locator("#email").fill(email)
+        page.locator("#password").fill(PASSWORD)
+        page.locator("form.login button[type=submit]").click()
+        page.wait_for_url(lambda url: "/login" not in url)
+    return page
+
+
+def _seed_queue(rt) -> None:
+    """A few tickets of several priorities and layers, reported over the last hours, so the
+    queue looks like a real day (nothing asserts on these times)."""
+    s = rt.session_factory()
+    start = datetime.now(UTC).replace(microsecond=0)
+    rows = [
+        ("rep@gst.test", "kort", "production", None, 1, 1, "WMS requests time out", True),
+        ("rep@erst.test", "virk", "production", "operating_system", 2, 2, "Login page very slow",
+         False),
+        ("rep@gst.test", "arkiv", "production", "infrastructure", 2, 3, "Nightly backup failed",
+         False),
+        ("rep@gst.test", "kort", "test", None, 3, 3, "Typo on the status page", False),
+        ("rep@erst.test", "virk", "production", None, 1, 2, "Certificate expires Friday", False),
+    ]
+    for age, (email, system, env, layer, impact, urgency, title, outage) in zip(
+            (300, 200, 120, 45, 10), rows, strict=True):
+        user = directory.user_by_email(s, email)
+        tickets.submit_incident(s, rt.rules, user, directory.load_actor(s, user), {
+            "system": system, "environment": env, "layer": layer, "title": title,
+            "description": "Seen by several users since this morning.", "impact": impact,
+            "urgency": urgency, "outage": outage}, now=start - timedelta(minutes=age))
+    s.commit()
+    s.close()
+
+
+def _ticket_count(rt) -> int:
+    with rt.session_factory() as s:
+        return s.scalar(select(func.count()).select_from(Ticket))
+
+
+def test_incident_from_portal_to_triage_to_the_customers_queue(browser, server, app, world, rt):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    _seed_queue(rt)
+
+    # a customer reports an incident
+    customer = _page(browser, server, "rep@gst.test")
+    assert customer.url.endswith("/portal")
+    customer.get_by_role("link", name="Report an incident").first.click()
+    customer.get_by_label("System", exact=True).select_option("kort")
+    customer.get_by_label("Environment", exact=True).select_option("production")
+    customer.get_by_label("Title", exact=True).fill("Map tiles do not load")
+    customer.get_by_label("Description", exact=True).fill("Since 09:10 the map shows grey tiles for everyone "
+                                              "in the office.")
+    customer.get_by_label("Impact", exact=True).select_option("2")
+    customer.get_by_label("Urgency", exact=True).select_option("1")
+    customer.get_by_role("checkbox", name=re.compile("^Outage")).check()
+    customer.screenshot(path=str(SHOTS / "portal-form.png"), full_page=True)
+    customer.get_by_role("button", name="Send incident").click()
+    customer.wait_for_url("**/tickets/INC-*")
+    number = customer.url.rsplit("/", 1)[1]
+    assert customer.get_by_text(f"Incident {number} is registered.").is_visible()
+    customer.goto("/portal")
+    row = customer.locator("tr", has_text=number)
+    assert row.is_visible() and "SIT service desk" in row.inner_text()
+
+    # SIT's service desk sees it in triage and hands it over to the customer (application)
+    agent = _page(browser, server, "agent@sit.test")
+    assert agent.url.endswith("/agent")
+    assert agent.locator("#queue-rows tr", has_text=number).is_visible()
+    agent.screenshot(path=str(SHOTS / "agent-queue.png"), full_page=True)
+    agent.keyboard.press("/")  # search, then j and Enter open the ticket: keyboard only
+    assert agent.evaluate("document.activeElement.id") == "q"
+    agent.keyboard.type(number)
+    agent.keyboard.press("Enter")
+    agent.wait_for_url("**q=INC-*")
+    assert agent.locator("#queue-rows tr[data-href]").count() == 1
+    agent.keyboard.press("j")
+    agent.keyboard.press("Enter")
+    agent.wait_for_url(f"**/tickets/{number}")
+    assert agent.get_by_text("Who does what (RACI)").is_visible()
+    agent.locator("summary[data-trigger=reclassify]").click()
+    agent.locator("#reclassify-layer").select_option("application")
+    agent.locator("#reclassify-comment").fill("The tile renderer of the application crashes; the servers "
+                                   "are fine.")
+    agent.get_by_role("button", name="Reclassify layer").click()
+    agent.wait_for_load_state()
+    assert agent.get_by_text("handed over from provider to customer").is_visible()
+    agent.goto("/agent?queue=triage")
+    assert agent.locator("#queue-rows tr", has_text=number).count() == 0
+
+    # the customer's own agent has it in the customer's queue
+    customer_agent = _page(browser, server, "agent@gst.test")
+    customer_agent.goto("/agent?queue=mine")
+    assert customer_agent.locator("#queue-rows tr", has_text=number).is_visible()
+    customer_agent.locator("#queue-rows a", has_text=number).click()
+    customer_agent.get_by_role("button", name="Assign to me").click()
+    customer_agent.wait_for_load_state()
+    customer_agent.locator("#comment-body").fill("Restarting the renderer now.")
+    customer_agent.get_by_role("button", name="Comment", exact=True).click()
+    customer_agent.wait_for_load_state()
+    customer_agent.screenshot(path=str(SHOTS / "ticket.png"), full_page=True)
+
+    # a customer of another organisation gets a 404
+    stranger = _page(browser, server, "rep@erst.test")
+    response = stranger.goto(f"/tickets/{number}")
+    assert response.status == 404
+
+    # and the portal works on a phone
+    phone = _page(browser, server, "rep@gst.test", viewport=(390, 844), locale="da-DK")
+    phone.goto("/portal/incidents/new")
+    assert phone.get_by_label("System", exact=True).is_visible()
+    phone.screenshot(path=str(SHOTS / "portal-form-phone-da.png"), full_page=True)
+    for page in (customer, agent, customer_agent, stranger, phone):
+        page.context.close()
+
+
+def test_forms_refuse_a_missing_csrf_token(browser, server, app, world, rt):
+    page = _page(browser, server, "rep@gst.test")
+    page.goto("/portal/incidents/new")
+    page.get_by_label("System", exact=True).select_option("kort")
+    page.get_by_label("Environment", exact=True).select_option("production")
+    page.get_by_label("Title", exact=True).fill("Without a token")
+    page.evaluate("document.querySelector('form[data-once] input[name=csrf_token]').remove()")
+    with page.expect_response(lambda r: r.request.method == "POST") as sent:
+        page.get_by_role("button", name="Send incident").click()
+    assert sent.value.status == 400
+    assert page.get_by_text("The form has expired").is_visible()
+    assert _ticket_count(rt) == 0
+    page.context.close()
+
+
+def test_login_throttles_password_guessing(browser, server, app, world):
+    page = _page(browser, server)
+    statuses = []
+    for attempt in range(12):
+        page.goto("/login")
+        page.get_by_label("Email", exact=True).fill("rep@gst.test")
+        page.get_by_label("Password", exact=True).fill(f"guess-{attempt}")
+        with page.expect_response(lambda r: r.request.method == "POST") as sent:
+            page.get_by_role("button", name="Sign in").click()
+        statuses.append(sent.value.status)
+    assert statuses[0] == 401 and statuses[-1] == 429
+    assert page.get_by_text("Too many attempts").first.is_visible()
+    page.context.close()
