@@ -1,0 +1,256 @@
+"""The access log: who logged in, failed to, read which ticket, exported, changed configuration,
+or was refused. Append-only and hash-chained across the whole log, like ticket history."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from itilflow.domain.access import Actor
+from itilflow.domain.errors import NotPermitted, ValidationError
+from itilflow.domain.parties import Role
+from itilflow.models import AccessLogEntry, User
+from itilflow.services.outbox import enqueue
+
+GENESIS = "0" * 64
+ACTIONS = ("login", "logout", "login_failed", "token_use", "token_refused", "ticket_read",
+           "export", "admin_action", "permission_refused", "report_read")
+#: PostgreSQL advisory lock key that serialises appends to the chain (one writer at a time)
+_CHAIN_LOCK = 0x17F10A11
+CSV_COLUMNS = ("seq", "at", "action", "actor_email", "remote_addr", "method", "path", "status",
+               "target", "data")
+PAGE_MAX = 1000
+
+
+def _digest(prev_hash: str, entry: AccessLogEntry) -> str:
+    body = json.dumps(
+        {"seq": entry.seq, "at": entry.at.astimezone(UTC).isoformat(timespec="microseconds"),
+         "action": entry.action, "actor_id": entry.actor_id, "actor_email": entry.actor_email,
+         "remote_addr": entry.remote_addr, "method": entry.method, "path": entry.path,
+         "status": entry.status, "target": entry.target, "data": entry.data},
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str,
+    )
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def record(session: Session, action: str, *, now: datetime, actor: User | None = None,
+           actor_email: str | None = None, remote_addr: str | None = None,
+           method: str | None = None, path: str | None = None, status: int | None = None,
+           target: str | None = None, data: dict[str, Any] | None = None) -> AccessLogEntry:
+    """Append one entry chained to the last; written in the caller's transaction."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown access log action {action!r}")
+    if session.bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+    last = session.execute(
+        select(AccessLogEntry.seq, AccessLogEntry.hash).order_by(AccessLogEntry.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
+    entry = AccessLogEntry(
+        seq=seq, at=now, action=action, actor_id=actor.id if actor else None,
+        actor_email=(actor.email if actor else actor_email or None),
+        remote_addr=(remote_addr or None) and remote_addr[:64], method=method,
+        path=(path or None) and path[:500], status=status, target=(target or None) and target[:200],
+        data=data or {}, prev_hash=prev_hash,
+    )
+    entry.hash = _digest(prev_hash, entry)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def token_used_recently(session: Session, target: str, *, now: datetime,
+                        within: timedelta = timedelta(minutes=1)) -> bool:
+    """Whether this token's use was logged within the last minute (token use is logged coarsely)."""
+    return session.scalar(
+        select(AccessLogEntry.id).where(AccessLogEntry.action == "token_use",
+                                        AccessLogEntry.at > now - within,
+                                        AccessLogEntry.target == target).limit(1)
+    ) is not None
+
+
+# --- failed logins ------------------------------------------------------------------------
+
+def record_failed_login(session: Session, *, email: str | None, remote_addr: str | None,
+                        now: datetime, threshold: int, window_minutes: int, path: str = "/login"
+                        ) -> AccessLogEntry:
+    """Log a failed login; when this failure is the ``threshold``-th of that account or address
+    within ``window_minutes``, tell the admins (outbox ``notify``), once per burst."""
+    email = (email or "").strip().lower()[:254] or None
+    entry = record(session, "login_failed", now=now, actor_email=email, remote_addr=remote_addr,
+                   method="POST", path=path, status=401)
+    if threshold <= 0:
+        return entry
+    since = now - timedelta(minutes=window_minutes)
+    for field, value in (("account", email), ("address", remote_addr)):
+        if not value:
+            continue
+        column = AccessLogEntry.actor_email if field == "account" else AccessLogEntry.remote_addr
+        failures = session.scalar(select(func.count()).where(
+            AccessLogEntry.action == "login_failed", column == value,
+            AccessLogEntry.at > since, AccessLogEntry.at <= now)) or 0
+        if failures == threshold:
+            admins = list(session.scalars(select(User.email).where(
+                User.role == Role.ADMIN.value, User.active.is_(True)).order_by(User.email)))
+            enqueue(session, "notify", {
+                "event": "failed_logins", "audience": "admins", "recipients": admins,
+                "party": "provider", "subject": f"{failures} failed logins for {field} {value}",
+                field: value, "failures": failures, "window_minutes": window_minutes,
+                "since": since.isoformat(), "last_at": now.isoformat(),
+            }, now=now)
+    return entry
+
+
+# --- reading ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AccessFilters:
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    target: str | None = None
+
+
+def _parse_when(value: Any, name: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(f"{name} is not a date-time.",
+                              {name: ["An ISO 8601 date or date-time."]}) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_filters(args: dict[str, Any]) -> AccessFilters:
+    action = args.get("action") or None
+    if action is not None and action not in ACTIONS:
+        raise ValidationError("Unknown action.", {"action": ["One of: " + ", ".join(ACTIONS) + "."]})
+    actor = (args.get("actor") or "").strip().lower()[:254] or None
+    target = (args.get("target") or "").strip()[:200] or None
+    return AccessFilters(actor=actor, action=action, since=_parse_when(args.get("since"), "since"),
+                         until=_parse_when(args.get("until"), "until"), target=target)
+
+
+def require_auditor(actor: Actor | None) -> None:
+    if actor is None or actor.role is not Role.ADMIN:
+        raise NotPermitted("The access log is for admins.")
+
+
+def _query(filters: AccessFilters):
+    query = select(AccessLogEntry)
+    if filters.actor:
+        query = query.where(or_(AccessLogEntry.actor_email == filters.actor))
+    if filters.action:
+        query = query.where(AccessLogEntry.action == filters.action)
+    if filters.since:
+        query = query.where(AccessLogEntry.at >= filters.since)
+    if filters.until:
+        query = query.where(AccessLogEntry.at < filters.until)
+    if filters.target:
+        query = query.where(AccessLogEntry.target == filters.target)
+    return query
+
+
+def list_entries(session: Session, actor: Actor, filters: AccessFilters, *,
+                 before_seq: int | None = None, limit: int = 100
+                 ) -> tuple[list[AccessLogEntry], int | None]:
+    """Newest first, keyset-paginated on seq; returns the page and the next ``before`` value."""
+    require_auditor(actor)
+    limit = max(1, min(limit, PAGE_MAX))
+    query = _query(filters)
+    if before_seq is not None:
+        query = query.where(AccessLogEntry.seq < before_seq)
+    rows = list(session.scalars(query.order_by(AccessLogEntry.seq.desc()).limit(limit + 1)))
+    next_before = rows[limit - 1].seq if len(rows) > limit else None
+    return rows[:limit], next_before
+
+
+def iter_entries(session: Session, actor: Actor, filters: AccessFilters) -> Iterator[AccessLogEntry]:
+    """Oldest first, streamed: for exports."""
+    require_auditor(actor)
+    yield from session.scalars(_query(filters).order_by(AccessLogEntry.seq)
+                               .execution_options(yield_per=1000))
+
+
+def entry_as_dict(entry: AccessLogEntry) -> dict[str, Any]:
+    return {"seq": entry.seq, "at": entry.at.astimezone(UTC).isoformat(), "action": entry.action,
+            "actor": entry.actor_email, "remote_addr": entry.remote_addr, "method": entry.method,
+            "path": entry.path, "status": entry.status, "target": entry.target,
+            "data": entry.data or {}}
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        value = json.dumps(value, sort_keys=True) if value else ""
+    text_value = str(value)
+    return "'" + text_value if text_value[:1] in ("=", "+", "-", "@") else value
+
+
+def entries_csv(entries: Iterator[AccessLogEntry]) -> Iterator[str]:
+    """CSV text in chunks (header first); cells that a spreadsheet would run are defused."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for n, entry in enumerate(entries, 1):
+        d = entry_as_dict(entry)
+        d["actor_email"] = d.pop("actor")
+        writer.writerow([_csv_cell(d[c]) for c in CSV_COLUMNS])
+        if n % 500 == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
+
+
+# --- integrity and retention --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LogFault:
+    seq: int
+    reason: str
+
+
+def verify_log(session: Session) -> tuple[int, list[LogFault]]:
+    """Recompute the chain; the first kept entry anchors it (older ones may have been purged)."""
+    faults: list[LogFault] = []
+    checked = 0
+    prev_hash: str | None = None
+    expected: int | None = None
+    for entry in session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.seq)
+                                 .execution_options(yield_per=1000)):
+        checked += 1
+        if expected is not None and entry.seq != expected:
+            faults.append(LogFault(entry.seq, f"sequence gap: expected {expected}"))
+        if prev_hash is not None and entry.prev_hash != prev_hash:
+            faults.append(LogFault(entry.seq, "link to previous entry broken"))
+        if _digest(entry.prev_hash, entry) != entry.hash:
+            faults.append(LogFault(entry.seq, "content changed after writing"))
+        prev_hash, expected = entry.hash, entry.seq + 1
+    return checked, faults
+
+
+def purge(session: Session, *, retention_days: int, now: datetime) -> int:
+    """Delete entries older than the retention period (oldest first, so the chain stays whole
+    from the first kept entry on). Returns how many went; 0 or less days keeps everything."""
+    if retention_days <= 0:
+        return 0
+    cutoff = now - timedelta(days=retention_days)
+    last_old = session.scalar(select(func.max(AccessLogEntry.seq)).where(AccessLogEntry.at < cutoff))
+    if last_old is None:
+        return 0
+    result = session.execute(delete(AccessLogEntry).where(AccessLogEntry.seq <= last_old))
+    session.flush()
+    return result.rowcount or 0

@@ -1,0 +1,173 @@
+"""The monthly report as a page with server-rendered SVG charts (printable), and the admins'
+access log page. Adapter code: the figures come from services.reports, access from the
+services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, render_template, request
+from flask_login import current_user, login_required
+from markupsafe import Markup
+from sqlalchemy import select
+
+from itilflow.domain.errors import DomainError
+from itilflow.domain.parties import OrgKind, Role
+from itilflow.models import Organisation
+from itilflow.runtime import db, runtime, utcnow
+from itilflow.services import access_log, directory, reports
+
+bp = Blueprint("report_pages", __name__)
+
+BAR_COLOURS = ("#0b5cad", "#2f8f5b", "#c7781a", "#8a3ea8", "#a40e26", "#5b6673")
+
+
+def _layout() -> str:
+    # The UI's base template needs its helpers (registered by init_web); without them the
+    # report stands on its own page.
+    return "base.html" if "current_locale" in current_app.jinja_env.globals else \
+        "reports/standalone.html"
+
+
+def _error(exc: DomainError):
+    return render_template("reports/error.html", layout=_layout(), status=exc.status,
+                           message="There is nothing here, or you may not see it."
+                           if exc.status == 404 else exc.message), exc.status
+
+
+bp.register_error_handler(DomainError, _error)
+
+
+# --- charts ------------------------------------------------------------------------------
+
+def bar_chart(title: str, items: list[tuple[str, float | None]], *, unit: str = "",
+              maximum: float | None = None, width: int = 520, decimals: int = 0) -> Markup:
+    """A horizontal bar chart as inline SVG, with a title and a text value on every bar (so it
+    reads in black and white and to a screen reader)."""
+    row, label_w, pad = 26, 150, 8
+    values = [v for _, v in items if v is not None]
+    top = maximum if maximum is not None else max([*values, 0]) or 1
+    height = pad * 2 + row * max(len(items), 1) + 22
+    bar_w = width - label_w - 70
+    parts = [f'<svg class="chart" role="img" aria-label="{escape(title)}" '
+             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+             'xmlns="http://www.w3.org/2000/svg">',
+             f'<title>{escape(title)}</title>',
+             f'<text x="0" y="14" class="chart-title">{escape(title)}</text>']
+    for i, (label, value) in enumerate(items):
+        y = 22 + pad + i * row
+        length = 0 if value is None else max(0.0, min(1.0, value / top)) * bar_w
+        colour = BAR_COLOURS[i % len(BAR_COLOURS)]
+        shown = "n/a" if value is None else f"{value:,.{decimals}f}{unit}"
+        parts.append(f'<text x="0" y="{y + 16}" class="chart-label">{escape(label)}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{bar_w}" height="{row - 8}" '
+                     'class="chart-track"/>')
+        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{length:.1f}" '
+                     f'height="{row - 8}" fill="{colour}"/>')
+        parts.append(f'<text x="{label_w + bar_w + 6}" y="{y + 16}" class="chart-value">'
+                     f'{escape(shown)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def charts(report: dict[str, Any]) -> dict[str, Markup]:
+    inc = report["incidents"]
+    layer_names = {"application": "Application", "middleware": "Middleware",
+                   "operating_system": "Operating system", "infrastructure": "Infrastructure",
+                   "unknown": "Not yet known"}
+    return {
+        "availability": bar_chart(
+            "Availability in the service window (%)",
+            [(f"{row['system']} ({row['service_window']})", row["availability_percent"])
+             for row in report["availability"]], unit=" %", maximum=100, decimals=2),
+        "priority": bar_chart("Incidents by priority", list(inc["by_priority"].items())),
+        "layer": bar_chart("Incidents by layer",
+                           [(layer_names.get(k, k), v) for k, v in inc["by_layer"].items()]),
+        "party": bar_chart("Incidents by responsible party",
+                           [("SIT (provider)" if k == "provider" else "Customer", v)
+                            for k, v in inc["by_responsible_party"].items()]),
+        "sla": bar_chart("Resolved within SLA, by priority (%)",
+                         [(p, row["resolution_compliance_percent"])
+                          for p, row in inc["sla"].items()], unit=" %", maximum=100, decimals=1),
+        "changes": bar_chart("Changes by outcome",
+                             [(k.replace("_", " ").capitalize(), v)
+                              for k, v in report["changes"]["by_outcome"].items()]),
+    }
+
+
+def render_report_html(report: dict[str, Any], *, standalone: bool) -> str:
+    """The report page's body, on the UI's layout or (for files and mail) on its own."""
+    return render_template("reports/monthly.html", report=report, charts=charts(report),
+                           duration=duration, layout="reports/standalone.html" if standalone
+                           else _layout(), standalone=standalone, form=None)
+
+
+# --- pages -------------------------------------------------------------------------------
+
+@bp.get("/reports/monthly")
+@login_required
+def monthly():
+    session = db()
+    user = current_user.user
+    actor = directory.load_actor(session, user)
+    if actor.role is Role.SUPPLIER_AGENT:
+        abort(404)
+    sees_all = actor.is_provider_staff or actor.role is Role.ADMIN
+    zone = ZoneInfo(runtime().settings.timezone)
+    now = utcnow()
+    local = now.astimezone(zone)
+    default_month = f"{local.year - (local.month == 1):04d}-{(local.month - 2) % 12 + 1:02d}"
+    month = request.args.get("month") or default_month
+    customer = request.args.get("customer") or ("" if sees_all else user.organisation.name)
+    customers = list(session.scalars(select(Organisation.name).where(
+        Organisation.kind == OrgKind.CUSTOMER.value).order_by(Organisation.name))) \
+        if sees_all else [user.organisation.name]
+    report = reports.monthly_report(session, runtime().rules, actor, customer=customer or None,
+                                    month=month, now=now)
+    form = {"month": month, "customer": customer, "customers": customers, "sees_all": sees_all}
+    return render_template("reports/monthly.html", report=report, charts=charts(report),
+                           duration=duration, layout=_layout(), standalone=False, form=form)
+
+
+@bp.get("/admin/access-log")
+@login_required
+def access_log_page():
+    session = db()
+    actor = directory.load_actor(session, current_user.user)
+    if actor.role is not Role.ADMIN:
+        abort(404)
+    filters = access_log.parse_filters(request.args)
+    before = request.args.get("before", "")
+    entries, next_before = access_log.list_entries(
+        session, actor, filters, before_seq=int(before) if before.isdigit() and len(before) < 13
+        else None, limit=100)
+    verified = None
+    if request.args.get("verify") == "1":
+        checked, faults = access_log.verify_log(session)
+        verified = {"checked": checked, "faults": faults}
+    query = {k: v for k, v in request.args.items() if k in ("actor", "action", "since", "until",
+                                                              "target") and v}
+    return render_template("reports/access_log.html", layout=_layout(), entries=entries,
+                           next_before=next_before, filters=query, actions=access_log.ACTIONS,
+                           verified=verified, zone=ZoneInfo(runtime().settings.timezone),
+                           local=_local)
+
+
+def _local(value: datetime) -> str:
+    return value.astimezone(ZoneInfo(runtime().settings.timezone)).strftime("%Y-%m-%d %H:%M:%S")
