@@ -1,0 +1,538 @@
+"""Change management use cases: standard changes from templates, normal changes approved by the A
+of every affected layer, emergency changes, consultations (what waits on whom), planned windows,
+the change calendar, overlap and freeze warnings, the CAB view and the outcomes for the report.
+
+Services flush and never commit; the caller (request or job) commits once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from itilflow.domain import access
+from itilflow.domain.access import Actor
+from itilflow.domain.errors import Conflict, NotFound, NotPermitted, ValidationError
+from itilflow.domain.parties import Layer, Party, Role
+from itilflow.models import Consultation, Organisation, System, Ticket, User
+from itilflow.models.change import ChangeTemplate, ChangeWindow, FreezePeriod
+from itilflow.services import directory, tickets
+from itilflow.services.rules import Rules
+
+CHANGE_TYPES = ("standard", "normal", "emergency")
+OUTCOMES = ("successful", "failed", "backed_out")
+#: states in which a change no longer occupies its window
+INACTIVE_STATES = frozenset({"cancelled", "rejected"})
+TEMPLATE_KEY_MAX = 60
+CALENDAR_MAX_DAYS = 400
+CONFIG_ROLES = frozenset({Role.ADMIN, Role.SIT_MANAGER})
+
+
+# --- input helpers ------------------------------------------------------------------------
+
+def _instant(value: Any, name: str) -> datetime:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValidationError(f"{name} needs a time zone.",
+                                  {name: ["Give an offset, e.g. +01:00."]})
+        return value
+    return tickets._when(value, name)
+
+
+def _layers(value: Any, primary: Layer | None) -> list[Layer]:
+    """The affected layers, the primary one first; an unknown layer is a 422."""
+    if value is None:
+        value = []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError("affected_layers must be a list of layers.",
+                              {"affected_layers": ["A list of layer names."]})
+    layers = [primary] if primary else []
+    for raw in value:
+        try:
+            layer = Layer(raw)
+        except ValueError:
+            raise ValidationError("Unknown layer.", {"affected_layers": [
+                "Must be some of: " + ", ".join(layer.value for layer in Layer) + "."]}) from None
+        if layer not in layers:
+            layers.append(layer)
+    return layers
+
+
+def _require_config_role(actor_ctx: Actor) -> None:
+    if actor_ctx.role not in CONFIG_ROLES:
+        raise NotPermitted("Only admins and SIT managers configure change templates and freezes.")
+
+
+# --- templates ----------------------------------------------------------------------------
+
+def create_template(session: Session, rules: Rules, actor_ctx: Actor, data: dict, *,
+                    now: datetime) -> ChangeTemplate:
+    """A pre-approved standard change: ``{key, name, activity, layer, description?}``."""
+    _require_config_role(actor_ctx)
+    errors: dict[str, list[str]] = {}
+    key = data.get("key")
+    if not isinstance(key, str) or not directory.KEY_RE.match(key):
+        errors["key"] = ["Lower-case letters, digits, '-' and '_', at most 64 characters."]
+    name = description = None
+    try:
+        name = tickets._text(data.get("name"), "name", required=True, max_length=200)
+        description = tickets._text(data.get("description"), "description", required=False) or ""
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    activity = data.get("activity")
+    if activity not in rules.matrix.activities:
+        errors["activity"] = ["Must be an activity of the matrix, e.g. patch_management."]
+    try:
+        layer = tickets._layer(data.get("layer"), required=True)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+        layer = None
+    if errors:
+        raise ValidationError("The template has invalid fields.", errors)
+    if session.scalar(select(ChangeTemplate).where(ChangeTemplate.key == key)) is not None:
+        raise Conflict(f"A template {key!r} exists already.", {"key": ["Already taken."]})
+    template = ChangeTemplate(key=key, name=name, activity=activity, layer=layer.value,
+                              description=description, active=True, created_at=now)
+    session.add(template)
+    session.flush()
+    return template
+
+
+def list_templates(session: Session, *, include_inactive: bool = False) -> list[ChangeTemplate]:
+    query = select(ChangeTemplate).order_by(ChangeTemplate.key)
+    if not include_inactive:
+        query = query.where(ChangeTemplate.active.is_(True))
+    return list(session.scalars(query))
+
+
+def set_template_active(session: Session, actor_ctx: Actor, key: Any, active: bool
+                        ) -> ChangeTemplate:
+    _require_config_role(actor_ctx)
+    template = _template(session, key)
+    template.active = bool(active)
+    session.flush()
+    return template
+
+
+def template_as_dict(rules: Rules, template: ChangeTemplate) -> dict[str, Any]:
+    cell = rules.matrix.cell(template.activity, template.layer)
+    return {"key": template.key, "name": template.name, "activity": template.activity,
+            "layer": template.layer, "description": template.description,
+            "active": template.active, "raci": cell.as_codes()}
+
+
+def _template(session: Session, key: Any) -> ChangeTemplate:
+    template = session.scalar(select(ChangeTemplate).where(ChangeTemplate.key == key)) \
+        if isinstance(key, str) else None
+    if template is None or not template.active:
+        raise ValidationError("Unknown change template.", {"template": ["No such template."]})
+    return template
+
+
+# --- freeze periods -----------------------------------------------------------------------
+
+def create_freeze_period(session: Session, actor_ctx: Actor, data: dict, *, now: datetime
+                         ) -> FreezePeriod:
+    """``{name, starts_at, ends_at, customer?, system?, reason?}``; no customer and no system:
+    a freeze for everyone."""
+    _require_config_role(actor_ctx)
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    checks = {
+        "name": lambda: tickets._text(data.get("name"), "name", required=True, max_length=200),
+        "reason": lambda: tickets._text(data.get("reason"), "reason", required=False) or "",
+        "starts_at": lambda: _instant(data.get("starts_at"), "starts_at"),
+        "ends_at": lambda: _instant(data.get("ends_at"), "ends_at"),
+    }
+    for name, check in checks.items():
+        try:
+            values[name] = check()
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    customer_id = system_id = None
+    if data.get("customer") is not None:
+        org = session.scalar(select(Organisation).where(Organisation.name == data["customer"])) \
+            if isinstance(data["customer"], str) else None
+        if org is None or org.kind != "customer":
+            errors["customer"] = ["No such customer."]
+        else:
+            customer_id = org.id
+    if data.get("system") is not None:
+        system = session.scalar(select(System).where(System.key == data["system"])) \
+            if isinstance(data["system"], str) else None
+        if system is None:
+            errors["system"] = ["No such system."]
+        else:
+            system_id, customer_id = system.id, system.customer_id
+    if not errors and values["ends_at"] <= values["starts_at"]:
+        errors["ends_at"] = ["Must be after starts_at."]
+    if errors:
+        raise ValidationError("The freeze period has invalid fields.", errors)
+    period = FreezePeriod(name=values["name"], reason=values["reason"],
+                          starts_at=values["starts_at"], ends_at=values["ends_at"],
+                          customer_id=customer_id, system_id=system_id, created_at=now)
+    session.add(period)
+    session.flush()
+    return period
+
+
+def list_freeze_periods(session: Session, actor_ctx: Actor, *, start: Any = None,
+                        end: Any = None) -> list[FreezePeriod]:
+    """The freezes the actor's organisation is subject to (all, for SIT), optionally overlapping
+    ``[start, end)``."""
+    query = select(FreezePeriod).order_by(FreezePeriod.starts_at, FreezePeriod.id)
+    if start is not None:
+        query = query.where(FreezePeriod.ends_at > _instant(start, "start"))
+    if end is not None:
+        query = query.where(FreezePeriod.starts_at < _instant(end, "end"))
+    if not (actor_ctx.is_provider_staff or actor_ctx.role is Role.ADMIN):
+        if actor_ctx.role is Role.SUPPLIER_AGENT:
+            query = query.where(or_(FreezePeriod.customer_id.is_(None),
+                                    FreezePeriod.system_id.in_(actor_ctx.system_ids or [-1])))
+        else:
+            query = query.where(or_(FreezePeriod.customer_id.is_(None),
+                                    FreezePeriod.customer_id == actor_ctx.organisation_id))
+    return list(session.scalars(query))
+
+
+def delete_freeze_period(session: Session, actor_ctx: Actor, period_id: Any) -> None:
+    _require_config_role(actor_ctx)
+    period = session.get(FreezePeriod, period_id) if isinstance(period_id, int) else None
+    if period is None:
+        raise NotFound("No such freeze period.")
+    session.delete(period)
+    session.flush()
+
+
+def freeze_as_dict(period: FreezePeriod) -> dict[str, Any]:
+    return {"id": period.id, "name": period.name, "reason": period.reason,
+            "starts_at": period.starts_at.isoformat(), "ends_at": period.ends_at.isoformat(),
+            "customer_id": period.customer_id, "system_id": period.system_id}
+
+
+# --- warnings: overlaps and freezes ---------------------------------------------------------
+
+def window_warnings(session: Session, rules: Rules, *, system: System, start: datetime,
+                    end: datetime, exclude_ticket_id: int | None = None) -> list[dict[str, Any]]:
+    """Warnings, never refusals: other live changes on the same system whose windows overlap,
+    and freeze periods (global, the customer's or the system's) that the window touches."""
+    warnings: list[dict[str, Any]] = []
+    query = (
+        select(Ticket, ChangeWindow)
+        .join(ChangeWindow, ChangeWindow.ticket_id == Ticket.id)
+        .where(ChangeWindow.system_id == system.id, ChangeWindow.planned_start < end,
+               ChangeWindow.planned_end > start, Ticket.state.not_in(INACTIVE_STATES),
+               Ticket.closed_at.is_(None))
+        .order_by(ChangeWindow.planned_start)
+    )
+    if exclude_ticket_id is not None:
+        query = query.where(Ticket.id != exclude_ticket_id)
+    for other, window in session.execute(query):
+        warnings.append({
+            "kind": "overlap", "ticket": tickets.number_of(rules, other), "title": other.title,
+            "planned_start": window.planned_start.isoformat(),
+            "planned_end": window.planned_end.isoformat(),
+            "message": f"Overlaps {tickets.number_of(rules, other)} ({other.title}) on "
+                       f"{system.key}.",
+        })
+    freezes = session.scalars(
+        select(FreezePeriod).where(
+            FreezePeriod.starts_at < end, FreezePeriod.ends_at > start,
+            or_(and_(FreezePeriod.customer_id.is_(None), FreezePeriod.system_id.is_(None)),
+                and_(FreezePeriod.customer_id == system.customer_id,
+                     FreezePeriod.system_id.is_(None)),
+                FreezePeriod.system_id == system.id))
+        .order_by(FreezePeriod.starts_at))
+    for period in freezes:
+        warnings.append({
+            "kind": "freeze", "freeze_id": period.id, "name": period.name,
+            "starts_at": period.starts_at.isoformat(), "ends_at": period.ends_at.isoformat(),
+            "message": f"In the freeze period {period.name!r}.",
+        })
+    return warnings
+
+
+def change_warnings(session: Session, rules: Rules, actor_ctx: Actor, ticket_ref: Any
+                    ) -> list[dict[str, Any]]:
+    """The warnings of a change as of now (other changes may have been planned since)."""
+    ticket = tickets.get_ticket(session, rules, actor_ctx, ticket_ref)
+    window = session.get(ChangeWindow, ticket.id)
+    if window is None:
+        return []
+    return window_warnings(session, rules, system=ticket.system, start=window.planned_start,
+                           end=window.planned_end, exclude_ticket_id=ticket.id)
+
+
+# --- submit -------------------------------------------------------------------------------
+
+def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor, data: dict,
+                  *, now: datetime) -> Ticket:
+    """Raise a change: ``{system, environment, layer, change_type, title, description,
+    planned_start, planned_end, template?, affected_layers?}``.
+
+    With ``template`` it is a standard change of that template: pre-approved, its activity and
+    layer from the template. Only the R of the change's row on its layer may raise it. A
+    normal or emergency change records the A of each affected layer as its approvers. An
+    overlapping change on the system, or a freeze period, is a warning kept on the ticket
+    (``details["warnings"]``), not a refusal."""
+    tickets._require_staff(actor_ctx)
+    if not isinstance(data, dict):
+        raise ValidationError("Expected an object.")
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    template = None
+    if data.get("template") is not None:
+        try:
+            template = _template(session, data.get("template"))
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    change_type = data.get("change_type") or ("standard" if data.get("template") else None)
+    if change_type not in CHANGE_TYPES:
+        errors["change_type"] = ["Must be one of: standard, normal, emergency."]
+    elif data.get("template") is not None and change_type != "standard":
+        errors["change_type"] = ["A change from a template is a standard change."]
+    checks = {
+        "title": lambda: tickets._text(
+            data.get("title") or (template.name if template else None), "title", required=True,
+            max_length=tickets.TITLE_MAX),
+        "description": lambda: tickets._text(
+            data.get("description") or (template.description if template else None),
+            "description", required=False) or "",
+        "layer": lambda: tickets._layer(
+            data.get("layer") or (template.layer if template else None), required=True),
+        "system": lambda: tickets._system_and_env(session, actor_ctx, data.get("system"),
+                                                  data.get("environment")),
+        "planned_start": lambda: _instant(data.get("planned_start"), "planned_start"),
+        "planned_end": lambda: _instant(data.get("planned_end"), "planned_end"),
+    }
+    for name, check in checks.items():
+        try:
+            values[name] = check()
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    if template is not None and values.get("layer") is not None and \
+            values["layer"].value != template.layer:
+        errors["layer"] = [f"The template {template.key!r} is for the {template.layer} layer."]
+    try:
+        affected = _layers(data.get("affected_layers"), values.get("layer"))
+    except ValidationError as exc:
+        errors.update(exc.errors)
+        affected = []
+    if "planned_start" in values and "planned_end" in values and \
+            values["planned_end"] <= values["planned_start"]:
+        errors["planned_end"] = ["Must be after planned_start."]
+    if errors:
+        raise ValidationError("The change has invalid fields.", errors)
+    system, environment = values["system"]
+    layer: Layer = values["layer"]
+    activity = template.activity if template else "change_management"
+    # An application or middleware change is the customer's, an OS or infrastructure change
+    # SIT's: only the party that is R of the change's row on that layer may raise it.
+    cell = rules.matrix.cell(activity, layer)
+    if actor_ctx.party is not cell.responsible():
+        raise NotPermitted(f"A {layer.value} change is raised by the "
+                           f"{cell.responsible().value}.")
+    approvers = [] if change_type == "standard" else list(dict.fromkeys(
+        rules.matrix.cell(activity, other).accountable.value for other in affected))
+    start, end = values["planned_start"], values["planned_end"]
+    warnings = window_warnings(session, rules, system=system, start=start, end=end)
+    details = {
+        "change_type": change_type,
+        "planned_start": start.isoformat(), "planned_end": end.isoformat(),
+        "affected_layers": [v.value for v in affected],
+        "approvers": approvers, "approvals": [],
+        "template": template.key if template else None,
+        "warnings": warnings,
+    }
+    urgency = 1 if change_type == "emergency" else 3
+    ticket = tickets._new_ticket(
+        session, rules, kind="change", actor=actor, actor_ctx=actor_ctx, system=system,
+        environment=environment, layer=layer, title=values["title"],
+        description=values["description"], impact=2, urgency=urgency, now=now,
+        activity=activity, details=details,
+    )
+    session.add(ChangeWindow(ticket_id=ticket.id, system_id=system.id,
+                             customer_id=system.customer_id, planned_start=start,
+                             planned_end=end))
+    session.flush()
+    return ticket
+
+
+# --- consultations and what waits on whom -------------------------------------------------
+
+def _email(session: Session, user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
+    user = session.get(User, user_id)
+    return user.email if user else None
+
+
+def consultations_of(session: Session, rules: Rules, actor_ctx: Actor, ticket_ref: Any
+                     ) -> list[dict[str, Any]]:
+    """Every consultation of a ticket, oldest first: stage, party, question, answer, who, when."""
+    ticket = tickets.get_ticket(session, rules, actor_ctx, ticket_ref)
+    rows = session.scalars(select(Consultation).where(Consultation.ticket_id == ticket.id)
+                           .order_by(Consultation.id))
+    return [{
+        "id": c.id, "stage": c.activity, "party": c.party, "question": c.question,
+        "asked_by": _email(session, c.asked_by_id), "asked_at": c.asked_at.isoformat(),
+        "answer": c.answer, "answered_by": _email(session, c.answered_by_id),
+        "answered_at": c.answered_at.isoformat() if c.answered_at else None,
+        "open": c.answered_at is None,
+    } for c in rows]
+
+
+def waiting_on(session: Session, rules: Rules, actor_ctx: Actor, ticket_ref: Any
+               ) -> dict[str, Any]:
+    """What the ticket waits for, and on whom: open consultations, gated next steps with the C
+    parties they still need, and (changes) the approvals still missing per accountable party."""
+    ticket = tickets.get_ticket(session, rules, actor_ctx, ticket_ref)
+    workflow = rules.workflow(ticket.kind)
+    fx = tickets.ticket_facts(session, ticket)
+    gates = []
+    seen: set[str] = set()
+    for spec in workflow.transitions_from(ticket.state, fx.fields):
+        if spec.trigger in seen:
+            continue
+        seen.add(spec.trigger)
+        pending = access.waiting_on(rules.matrix, workflow, fx, spec)
+        if pending:
+            gates.append({"trigger": spec.trigger, "label": spec.label,
+                          "activity": spec.activity or ticket.activity,
+                          "waiting_on": [p.value for p in pending]})
+    open_consultations = [c for c in consultations_of(session, rules, actor_ctx, ticket.id)
+                          if c["open"]]
+    result: dict[str, Any] = {
+        "ticket": tickets.number_of(rules, ticket), "state": ticket.state,
+        "responsible_party": ticket.responsible_party,
+        "assignee": ticket.assignee.email if ticket.assignee else None,
+        "consultations": open_consultations, "gates": gates, "approvals": None,
+    }
+    if ticket.kind == "change" and (ticket.details or {}).get("change_type") != "standard":
+        details = ticket.details or {}
+        approve = next((s for s in workflow.transitions if s.gate == "approvals"), None)
+        pending = access.approvals_pending(rules.matrix, fx, approve.activity if approve else None)
+        result["approvals"] = {
+            "required": details.get("approvers", []),
+            "given": details.get("approvals", []),
+            "pending": [p.value for p in pending] if ticket.state == "awaiting_approval" else [],
+        }
+    parties = {p for g in gates for p in g["waiting_on"]} | {c["party"] for c in open_consultations}
+    if result["approvals"]:
+        parties |= set(result["approvals"]["pending"])
+    result["waiting_on_parties"] = sorted(parties)
+    return result
+
+
+# --- CAB view and calendar ----------------------------------------------------------------
+
+def _change_summary(session: Session, rules: Rules, ticket: Ticket,
+                    window: ChangeWindow | None = None) -> dict[str, Any]:
+    details = ticket.details or {}
+    return {
+        "id": ticket.id, "number": tickets.number_of(rules, ticket), "title": ticket.title,
+        "state": ticket.state, "system": ticket.system.key, "environment": ticket.environment,
+        "layer": ticket.layer, "affected_layers": details.get("affected_layers", [ticket.layer]),
+        "activity": ticket.activity, "change_type": details.get("change_type"),
+        "template": details.get("template"),
+        "planned_start": window.planned_start.isoformat() if window else details.get(
+            "planned_start"),
+        "planned_end": window.planned_end.isoformat() if window else details.get("planned_end"),
+        "responsible_party": ticket.responsible_party,
+        "accountable_party": ticket.accountable_party,
+        "risk": details.get("risk"), "impact_assessment": details.get("impact_assessment"),
+        "outcome": details.get("outcome"),
+    }
+
+
+def cab_view(session: Session, rules: Rules, actor_ctx: Actor) -> list[dict[str, Any]]:
+    """Changes awaiting authorisation that the actor may see, earliest window first: who must
+    still approve (per accountable party), who has, and whether this actor may approve now."""
+    workflow = rules.workflow("change")
+    approve = next((s for s in workflow.transitions if s.gate == "approvals"), None)
+    query = (select(Ticket).where(Ticket.kind == "change",
+                                  Ticket.state.in_(("awaiting_approval", "new", "assessment")))
+             .order_by(Ticket.id))
+    clause = tickets.visibility_clause(actor_ctx)
+    if clause is not None:
+        query = query.where(clause)
+    items = []
+    for ticket in session.scalars(query):
+        details = ticket.details or {}
+        if ticket.state != "awaiting_approval" and details.get("change_type") != "emergency":
+            continue
+        fx = tickets.ticket_facts(session, ticket)
+        window = session.get(ChangeWindow, ticket.id)
+        item = _change_summary(session, rules, ticket, window)
+        if ticket.state == "awaiting_approval":
+            pending = access.approvals_pending(rules.matrix, fx,
+                                               approve.activity if approve else None)
+            item["awaiting"] = "approval"
+        else:
+            pending = (Party(ticket.accountable_party),)
+            item["awaiting"] = "emergency_authorisation"
+        item["pending_approvals"] = [p.value for p in pending]
+        item["approvals"] = details.get("approvals", [])
+        item["warnings"] = details.get("warnings", [])
+        available = access.available_triggers(rules.matrix, workflow, fx, actor_ctx)
+        item["can_approve"] = bool({"approve", "authorise_emergency"} & set(available))
+        items.append(item)
+    items.sort(key=lambda i: (i["planned_start"] or "", i["id"]))
+    return items
+
+
+def change_calendar(session: Session, rules: Rules, actor_ctx: Actor, *, start: Any, end: Any,
+                    system: Any = None, include_inactive: bool = False
+                    ) -> list[dict[str, Any]]:
+    """Changes whose planned window overlaps ``[start, end)``, by window start, with live
+    warnings (overlaps, freezes); cancelled and rejected changes only if asked for."""
+    begin, finish = _instant(start, "start"), _instant(end, "end")
+    if finish <= begin:
+        raise ValidationError("end must be after start.", {"end": ["Must be after start."]})
+    if finish - begin > timedelta(days=CALENDAR_MAX_DAYS):
+        raise ValidationError("The range is too long.",
+                              {"end": [f"At most {CALENDAR_MAX_DAYS} days after start."]})
+    query = (select(Ticket, ChangeWindow).join(ChangeWindow, ChangeWindow.ticket_id == Ticket.id)
+             .where(ChangeWindow.planned_start < finish, ChangeWindow.planned_end > begin)
+             .order_by(ChangeWindow.planned_start, Ticket.id))
+    clause = tickets.visibility_clause(actor_ctx)
+    if clause is not None:
+        query = query.where(clause)
+    if system is not None:
+        sys_row = directory.system_for(session, actor_ctx, system)
+        query = query.where(ChangeWindow.system_id == sys_row.id)
+    if not include_inactive:
+        query = query.where(Ticket.state.not_in(INACTIVE_STATES))
+    items = []
+    for ticket, window in session.execute(query):
+        item = _change_summary(session, rules, ticket, window)
+        item["warnings"] = window_warnings(
+            session, rules, system=ticket.system, start=window.planned_start,
+            end=window.planned_end, exclude_ticket_id=ticket.id)
+        items.append(item)
+    return items
+
+
+# --- outcomes for the monthly report --------------------------------------------------------
+
+def change_outcomes(session: Session, *, customer_id: int, start: datetime, end: datetime
+                    ) -> dict[str, Any]:
+    """Changes of a customer whose outcome was recorded in ``[start, end)``: counts per outcome
+    (successful, failed, backed_out) and the list, for the monthly report."""
+    rows = session.scalars(
+        select(Ticket).where(Ticket.kind == "change", Ticket.customer_id == customer_id,
+                             Ticket.resolved_at >= start, Ticket.resolved_at < end)
+        .order_by(Ticket.resolved_at, Ticket.id))
+    counts = dict.fromkeys(OUTCOMES, 0)
+    changes = []
+    for ticket in rows:
+        outcome = (ticket.details or {}).get("outcome")
+        if outcome in counts:
+            counts[outcome] += 1
+        changes.append({"id": ticket.id, "title": ticket.title, "layer": ticket.layer,
+                        "change_type": (ticket.details or {}).get("change_type"),
+                        "outcome": outcome, "completed_at": ticket.resolved_at.isoformat()})
+    return {"total": sum(counts.values()), **counts, "changes": changes}
