@@ -54,6 +54,24 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     login_manager.user_loader(load_user)
     app.register_blueprint(auth_bp)
+    from itilflow.web import init_web  # portal, agent workspace, admin, i18n, limits
+
+    init_web(app)
+
+    from itilflow.api import init_api
+
+    init_api(app)
+    from itilflow.api.pager import register_pager  # pager hooks, escalation, /readyz
+
+    register_pager(app)
+    from itilflow.api import register_api_blueprint  # monthly report, access log
+    from itilflow.api.reports import blp as reports_api
+    from itilflow.web.access_capture import init_access_capture
+    from itilflow.web.reports import bp as reports_web
+
+    register_api_blueprint(app, reports_api)
+    app.register_blueprint(reports_web)
+    init_access_capture(app)
 
     @app.get("/healthz")
     def healthz():
@@ -67,7 +85,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     def home():
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login"))
-        return redirect(url_for("auth.whoami"))
+        from itilflow.web import home_redirect
+
+        return home_redirect()
 
     return app
 

@@ -247,12 +247,13 @@ def audit_verify() -> None:
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=None, type=click.IntRange(1, 64),
               help="gunicorn worker processes (default: 2 x cores + 1).")
+@click.option("--quiet", is_flag=True, help="No access log on stdout.")
 @with_appcontext
-def serve(host: str, port: int, workers: int | None) -> None:
+def serve(host: str, port: int, workers: int | None, quiet: bool) -> None:
     """Serve the app in the foreground (gunicorn where installed) until stopped."""
     from itilflow.server import serve_forever
 
-    serve_forever(host=host, port=port, workers=workers)
+    serve_forever(host=host, port=port, workers=workers, access_log=not quiet)
 
 
 @main.command("demo")
@@ -280,6 +281,21 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         click.echo(f"Serving on http://{host}:{port}  (Ctrl+C to stop)")
         serve_forever(host=host, port=port, workers=1)
 
+
+@main.command("worker")
+@with_appcontext
+def worker() -> None:
+    """The background worker in the foreground: outbox relay + RQ worker (Redis set), until stopped."""
+    from itilflow.jobs.runner import run_worker
+
+    run_worker(_runtime().settings)
+
+
+# --- reports and the access log (itilflow/cli_reports.py) --------------------------------
+
+from itilflow.cli_reports import register as _register_reports  # noqa: E402
+
+_register_reports(main, audit)
 
 if __name__ == "__main__":
     main()

@@ -7,11 +7,13 @@ import os
 from flask import current_app
 
 
-def serve_forever(*, host: str, port: int, workers: int | None = None) -> None:
+def serve_forever(*, host: str, port: int, workers: int | None = None,
+                  access_log: bool = True) -> None:
     app = current_app._get_current_object()
     try:
         from gunicorn.app.base import BaseApplication
     except ImportError:  # pragma: no cover - gunicorn is a dependency, but optional on Windows
+        _start_outbox_runner(app)
         app.run(host=host, port=port, threaded=True)
         return
 
@@ -22,9 +24,18 @@ def serve_forever(*, host: str, port: int, workers: int | None = None) -> None:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", 4)
             self.cfg.set("timeout", 60)
-            self.cfg.set("accesslog", "-")
+            if access_log:
+                self.cfg.set("accesslog", "-")
 
-        def load(self):
+        def load(self):  # in each worker process, after the fork
+            _start_outbox_runner(app)
             return app
 
     _Gunicorn().run()
+
+
+def _start_outbox_runner(app) -> None:
+    """Without Redis the web process runs the outbox itself (a relay thread per process)."""
+    from itilflow.jobs.runner import start_embedded_runner
+
+    start_embedded_runner(app.extensions["itilflow"].settings, rules=app.extensions["itilflow"].rules)

@@ -29,10 +29,19 @@ class Settings:
     holidays: str = "DK"
     closed_days: str = ""
     page_priorities: str = "P1,P2"
+    # paging and the outbox (docs/paging.md)
+    smtp_host: str = ""            # empty: notifications only in the app
+    smtp_port: int = 25
+    smtp_from: str = "itilflow@localhost"
+    outbox_lease_seconds: int = 60
+    outbox_max_lag_seconds: int = 120
     session_cookie_secure: bool = False
     login_rate_limit: str = "10 per minute"
     form_rate_limit: str = "30 per minute"
     max_content_length: int = 1_048_576
+    access_log_retention_days: int = 365
+    login_alert_failures: int = 5
+    login_alert_minutes: int = 10
     config_dir: Path = field(default_factory=lambda: _default_dir("ITILFLOW_CONFIG_DIR", "config"))
     workflows_dir: Path = field(
         default_factory=lambda: _default_dir("ITILFLOW_WORKFLOWS_DIR", "workflows"))

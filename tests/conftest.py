@@ -12,11 +12,13 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import psycopg
 import pytest
 from sqlalchemy import text
+from werkzeug.security import generate_password_hash
 
 from itilflow.app import create_app
 from itilflow.migrate import upgrade
@@ -58,6 +60,14 @@ def _database_url(request, backend: str, tmp_path_factory) -> str:
         return request.getfixturevalue("postgres_database")
     path = Path(tmp_path_factory.mktemp("sqlite")) / "itilflow.db"
     return f"sqlite:///{path}"
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch):
+    """Real but cheap password hashes in tests: scrypt per user per test costs seconds. The
+    production default (werkzeug's scrypt) is checked once in tests/test_app.py."""
+    monkeypatch.setattr(directory, "generate_password_hash",
+                        partial(generate_password_hash, method="pbkdf2:sha256:1000"))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

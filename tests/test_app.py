@@ -37,3 +37,10 @@ def test_domain_imports_no_flask_and_no_database():
             "'werkzeug')]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_production_password_hash_is_scrypt():
+    from itilflow.services import directory
+
+    # hashed at import with the real function (tests swap in a cheaper one per test)
+    assert directory._DUMMY_HASH.startswith("scrypt:")

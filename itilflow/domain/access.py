@@ -50,6 +50,10 @@ class TicketFacts:
     fields: Mapping[str, Any] = field(default_factory=dict)
     #: (activity, party) pairs whose consultation has been answered
     consulted: frozenset[tuple[str, Party]] = frozenset()
+    #: a change may affect several layers; the A of each must approve (``gate: approvals``)
+    affected_layers: tuple[Layer, ...] = ()
+    #: the parties whose approval is recorded
+    approved_by: frozenset[Party] = frozenset()
 
 
 def can_see(actor: Actor, ticket: TicketFacts) -> bool:
@@ -103,10 +107,35 @@ def holds(actor: Actor, ticket: TicketFacts, cell: Cell, letter: str) -> bool:
     return any(_acts_for(actor, ticket, party) for party in parties)
 
 
+def approvals_pending(matrix: RaciMatrix, ticket: TicketFacts, activity: str | None = None
+                      ) -> tuple[Party, ...]:
+    """The accountable parties of the affected layers whose approval is not yet recorded."""
+    activity = activity or ticket.activity
+    layers = ticket.affected_layers or ((ticket.layer,) if ticket.layer else ())
+    parties = dict.fromkeys(matrix.cell(activity, layer).accountable for layer in layers)
+    return tuple(p for p in parties if p not in ticket.approved_by)
+
+
+def _may_approve(matrix: RaciMatrix, ticket: TicketFacts, actor: Actor,
+                 spec: TransitionSpec) -> bool:
+    """``gate: approvals``: a manager of the A of any affected layer that has not yet approved."""
+    if "A" not in spec.allowed:
+        return False
+    activity = spec.activity or ticket.activity
+    layers = ticket.affected_layers or ((ticket.layer,) if ticket.layer else ())
+    for layer in layers:
+        cell = matrix.cell(activity, layer)
+        if cell.accountable not in ticket.approved_by and holds(actor, ticket, cell, "A"):
+            return True
+    return False
+
+
 def may_fire(matrix: RaciMatrix, workflow: Workflow, ticket: TicketFacts, actor: Actor,
              spec: TransitionSpec) -> bool:
     if not can_see(actor, ticket):
         return False
+    if spec.gate == "approvals":
+        return _may_approve(matrix, ticket, actor, spec)
     cell = cell_for(matrix, workflow, ticket, spec)
     for who in spec.allowed:
         if who == "reporter":
@@ -124,12 +153,15 @@ def may_fire(matrix: RaciMatrix, workflow: Workflow, ticket: TicketFacts, actor:
 
 def waiting_on(matrix: RaciMatrix, workflow: Workflow, ticket: TicketFacts,
                spec: TransitionSpec) -> tuple[Party, ...]:
-    """The C parties whose answer a gated transition still waits for."""
+    """The C parties whose answer a gated transition still waits for. The party doing the work
+    (R) is not asked to consult itself (restore on middleware: the customer is R and C)."""
     if spec.gate != "consulted":
         return ()
     activity = spec.activity or ticket.activity
     cell = matrix.cell(activity, ticket.layer)
-    return tuple(p for p in cell.consulted if (activity, p) not in ticket.consulted)
+    doer = cell.responsible(on_request=ticket.on_request)
+    return tuple(p for p in cell.consulted
+                 if p is not doer and (activity, p) not in ticket.consulted)
 
 
 def available_triggers(matrix: RaciMatrix, workflow: Workflow, ticket: TicketFacts,

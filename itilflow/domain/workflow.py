@@ -25,7 +25,7 @@ ROLES = frozenset(
     {"reporter", "customer_agent", "supplier_agent", "sit_agent", "customer_manager",
      "sit_manager", "admin"}
 )
-GATES = frozenset({"consulted"})
+GATES = frozenset({"consulted", "approvals"})
 _TRANSITION_KEYS = frozenset(
     {"trigger", "label", "source", "dest", "allowed", "fields", "gate", "activity", "notify",
      "when", "description"}

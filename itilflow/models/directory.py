@@ -79,7 +79,7 @@ class System(Base):
 
     customer: Mapped[Organisation] = relationship(lazy="joined")
     suppliers: Mapped[list[Organisation]] = relationship(secondary=system_suppliers,
-                                                         lazy="selectin")
+                                                         lazy="select")
 
 
 Index("ix_users_org_role", User.organisation_id, User.role)

@@ -81,14 +81,14 @@ class Ticket(Base):
         primaryjoin=id == problem_incidents.c.problem_id,
         secondaryjoin=id == problem_incidents.c.incident_id,
         back_populates="problems",
-        lazy="selectin",
+        lazy="select",
     )
     problems: Mapped[list[Ticket]] = relationship(
         secondary=problem_incidents,
         primaryjoin=id == problem_incidents.c.incident_id,
         secondaryjoin=id == problem_incidents.c.problem_id,
         back_populates="incidents",
-        lazy="selectin",
+        lazy="select",
     )
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -35,6 +36,8 @@ from itilflow.services.sla import refresh_due
 
 NUMBER_RE = re.compile(r"^([A-Z]{2,5})-(\d{1,12})$")
 TITLE_MAX = 200
+#: ids are 32-bit integer columns: a larger number is no row (and must not reach PostgreSQL)
+MAX_ID = 2**31 - 1
 TEXT_MAX = 20_000
 #: the ticket fields a trigger may set, beyond the core columns; kept in ``details``
 DETAIL_FIELDS = frozenset({"risk", "impact_assessment", "outcome", "root_cause", "workaround"})
@@ -81,16 +84,24 @@ def _layer(value: Any, *, required: bool) -> Layer | None:
 
 
 def facts(ticket: Ticket, consulted: frozenset[tuple[str, Party]] = frozenset()) -> TicketFacts:
+    details = ticket.details or {}
+    approved = frozenset(Party(a["party"]) for a in details.get("approvals", ()))
+    # `approval: last` when at most one accountable party has still to approve (changes)
+    pending = set(details.get("approvers", ())) - {p.value for p in approved}
     return TicketFacts(
         kind=ticket.kind, state=ticket.state, activity=ticket.activity,
         layer=Layer(ticket.layer) if ticket.layer else None, customer_id=ticket.customer_id,
         system_id=ticket.system_id, reporter_id=ticket.reporter_id, on_request=ticket.on_request,
-        fields={"change_type": (ticket.details or {}).get("change_type")}, consulted=consulted,
+        fields={"change_type": details.get("change_type"),
+                "approval": "last" if len(pending) <= 1 else "more"},
+        consulted=consulted,
+        affected_layers=tuple(Layer(v) for v in details.get("affected_layers", ())),
+        approved_by=approved,
     )
 
 
 def consulted_pairs(session: Session, ticket: Ticket) -> frozenset[tuple[str, Party]]:
-    if ticket.kind != "change":
+    if ticket.kind not in ("change", "request"):
         return frozenset()
     rows = session.execute(
         select(Consultation.activity, Consultation.party)
@@ -182,10 +193,15 @@ def _new_ticket(session: Session, rules: Rules, *, kind: str, actor: User, actor
 
 
 def submit_incident(session: Session, rules: Rules, actor: User, actor_ctx: Actor, data: dict,
-                    *, now: datetime) -> Ticket:
-    """Log an incident; with no layer it goes to SIT's service desk for triage."""
+                    *, now: datetime, idempotency_key: str | None = None) -> Ticket:
+    """Log an incident; with no layer it goes to SIT's service desk for triage. The same
+    ``idempotency_key`` from the same reporter gives back the ticket it made the first time."""
     if actor_ctx.role is Role.ADMIN:
         raise NotPermitted("Admins configure itilflow; they do not raise incidents.")
+    if idempotency_key:
+        earlier = _submitted_before(session, actor, str(idempotency_key)[:100])
+        if earlier is not None:
+            return earlier
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
     checks = {
@@ -212,7 +228,22 @@ def submit_incident(session: Session, rules: Rules, actor: User, actor_ctx: Acto
     return _new_ticket(session, rules, kind="incident", actor=actor, actor_ctx=actor_ctx,
                        system=system, environment=environment, layer=values["layer"],
                        title=values["title"], description=values["description"],
-                       impact=values["impact"], urgency=values["urgency"], now=now, outage=outage)
+                       impact=values["impact"], urgency=values["urgency"], now=now, outage=outage,
+                       details={"idempotency_key": str(idempotency_key)[:100]} if idempotency_key
+                       else None)
+
+
+def _submitted_before(session: Session, actor: User, key: str) -> Ticket | None:
+    """The reporter's ticket made with this key; on PostgreSQL concurrent twins wait for each
+    other (a transaction-scoped advisory lock), so a double submit makes one ticket."""
+    if session.bind.dialect.name == "postgresql":
+        digest = int.from_bytes(hashlib.sha256(f"{actor.id}:{key}".encode()).digest()[:8], "big",
+                                signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": digest})
+    return session.scalar(
+        select(Ticket).where(Ticket.reporter_id == actor.id, Ticket.kind == "incident",
+                             Ticket.details["idempotency_key"].as_string() == key)
+        .order_by(Ticket.id.desc()).limit(1))
 
 
 def _require_staff(actor_ctx: Actor) -> None:
@@ -250,7 +281,7 @@ def submit_problem(session: Session, rules: Rules, actor: User, actor_ctx: Actor
         incident_ids = []
     incidents = []
     for incident_id in dict.fromkeys(incident_ids):
-        incident = session.get(Ticket, incident_id)
+        incident = session.get(Ticket, incident_id) if 0 < incident_id <= MAX_ID else None
         if incident is None or incident.kind != "incident" or not access.can_see(
             actor_ctx, facts(incident)
         ) or (system is not None and incident.customer_id != system.customer_id):
@@ -267,6 +298,8 @@ def submit_problem(session: Session, rules: Rules, actor: User, actor_ctx: Actor
     for incident in incidents:
         append_event(session, incident, kind="linked", actor=actor, now=now,
                      data={"problem": number_of(rules, ticket)})
+        append_event(session, ticket, kind="linked", actor=actor, now=now,
+                     data={"incident": number_of(rules, incident)})
     session.flush()
     return ticket
 
@@ -286,48 +319,10 @@ def _when(value: Any, name: str) -> datetime:
 
 def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor, data: dict,
                   *, now: datetime) -> Ticket:
-    _require_staff(actor_ctx)
-    errors: dict[str, list[str]] = {}
-    values: dict[str, Any] = {}
-    checks = {
-        "title": lambda: _text(data.get("title"), "title", required=True, max_length=TITLE_MAX),
-        "description": lambda: _text(data.get("description"), "description", required=False)
-        or "",
-        "layer": lambda: _layer(data.get("layer"), required=True),
-        "system": lambda: _system_and_env(session, actor_ctx, data.get("system"),
-                                          data.get("environment")),
-        "planned_start": lambda: _when(data.get("planned_start"), "planned_start"),
-        "planned_end": lambda: _when(data.get("planned_end"), "planned_end"),
-    }
-    for name, check in checks.items():
-        try:
-            values[name] = check()
-        except ValidationError as exc:
-            errors.update(exc.errors)
-    change_type = data.get("change_type")
-    if change_type not in ("standard", "normal", "emergency"):
-        errors["change_type"] = ["Must be one of: standard, normal, emergency."]
-    if not errors and values["planned_end"] <= values["planned_start"]:
-        errors["planned_end"] = ["Must be after planned_start."]
-    if errors:
-        raise ValidationError("The change has invalid fields.", errors)
-    system, environment = values["system"]
-    layer = values["layer"]
-    # An application or middleware change is the customer's, an OS or infrastructure change SIT's:
-    # only the party that is R for change management on that layer may raise it.
-    cell = rules.matrix.cell("change_management", layer)
-    if actor_ctx.party is not cell.responsible():
-        raise NotPermitted(f"A {layer.value} change is raised by the "
-                           f"{cell.responsible().value}.")
-    urgency = 1 if change_type == "emergency" else 3
-    return _new_ticket(
-        session, rules, kind="change", actor=actor, actor_ctx=actor_ctx, system=system,
-        environment=environment, layer=layer, title=values["title"],
-        description=values["description"], impact=2, urgency=urgency, now=now,
-        details={"change_type": change_type,
-                 "planned_start": values["planned_start"].isoformat(),
-                 "planned_end": values["planned_end"].isoformat()},
-    )
+    # Templates, affected layers, planned windows and warnings live in services.changes.
+    from itilflow.services import changes
+
+    return changes.submit_change(session, rules, actor, actor_ctx, data, now=now)
 
 
 # --- read ---------------------------------------------------------------------------------
@@ -346,7 +341,7 @@ def get_ticket(session: Session, rules: Rules, actor_ctx: Actor, ref: Any, *,
             if match and rules.kind_of_prefix(match.group(1)):
                 ticket_id = int(match.group(2))
     ticket = None
-    if ticket_id is not None and 0 < ticket_id < 2**62:
+    if ticket_id is not None and 0 < ticket_id <= MAX_ID:
         query = select(Ticket).where(Ticket.id == ticket_id)
         if for_update and session.bind.dialect.name == "postgresql":
             query = query.with_for_update(of=Ticket)
@@ -388,7 +383,7 @@ def _cursor_decode(cursor: str | None) -> int | None:
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
             return value
     except (ValueError, binascii.Error, UnicodeDecodeError):
         pass
@@ -444,7 +439,7 @@ def list_tickets(session: Session, rules: Rules, actor_ctx: Actor, filters: Tick
         q = filters.q.strip()[:200]
         match = NUMBER_RE.match(q.upper())
         conditions = [Ticket.title.ilike(f"%{_escape_like(q)}%", escape="\\")]
-        if match:
+        if match and int(match.group(2)) <= MAX_ID:
             conditions.append(Ticket.id == int(match.group(2)))
         query = query.where(or_(*conditions))
     after = _cursor_decode(cursor)
@@ -480,7 +475,7 @@ def _field_value(session: Session, rules: Rules, ticket: Ticket, spec: FieldSpec
     if spec.type == "user":
         user = None
         if isinstance(raw, int) and not isinstance(raw, bool):
-            user = session.get(User, raw)
+            user = session.get(User, raw) if 0 < raw <= MAX_ID else None
         elif isinstance(raw, str) and len(raw) <= 254:
             user = session.scalar(select(User).where(User.email == raw.strip().lower()))
         if user is None or not user.active:
@@ -586,8 +581,15 @@ def fire_transition(session: Session, rules: Rules, actor: User, actor_ctx: Acto
             details[name] = values[name]
     if trigger == "consult":
         _open_consultations(session, rules, ticket, actor, values, now)
+        event_data["stage"] = values["stage"]
     elif trigger == "answer_consultation":
         _answer_consultation(session, ticket, actor, actor_ctx, values, now)
+        event_data["stage"] = values["stage"]
+    elif spec.gate == "approvals" and trigger == "approve":
+        details["approvals"] = [*details.get("approvals", ()), {
+            "party": actor_ctx.party.value, "by": actor.email, "at": now.isoformat(),
+            "comment": values.get("comment")}]
+        event_data["approved_for"] = actor_ctx.party.value
     if trigger == "acknowledge":
         ticket.acknowledged_at = ticket.acknowledged_at or now
         ticket.escalation_token += 1
@@ -639,18 +641,27 @@ def _apply_state(workflow: Workflow, ticket: Ticket, from_state: str, to_state: 
 
 def _open_consultations(session: Session, rules: Rules, ticket: Ticket, actor: User,
                         values: dict[str, Any], now: datetime) -> None:
-    stage = values["stage"]
+    stage = values.get("stage") or ticket.activity
+    values["stage"] = stage
     cell = rules.matrix.cell(stage, ticket.layer)
-    if not cell.consulted:
+    doer = cell.responsible(on_request=ticket.on_request)
+    parties = [p for p in cell.consulted if p is not doer]
+    if not parties:
         raise InvalidTransition(f"Nobody is consulted on {stage} for the {ticket.layer} layer.")
-    for party in cell.consulted:
+    for party in parties:
         session.add(Consultation(ticket_id=ticket.id, activity=stage, party=party.value,
                                  question=values["question"], asked_by_id=actor.id, asked_at=now))
+        enqueue(session, "notify", {
+            "ticket_id": ticket.id, "party": party.value, "event": "consultation",
+            "number": number_of(rules, ticket), "title": ticket.title, "state": ticket.state,
+            "stage": stage, "question": values["question"], "actor": actor.email,
+            "deviation": False}, now=now, ticket_id=ticket.id)
 
 
 def _answer_consultation(session: Session, ticket: Ticket, actor: User, actor_ctx: Actor,
                          values: dict[str, Any], now: datetime) -> None:
     party = actor_ctx.party.value if actor_ctx.party else None
+    values["stage"] = values.get("stage") or ticket.activity
     open_one = session.scalar(
         select(Consultation).where(
             Consultation.ticket_id == ticket.id, Consultation.activity == values["stage"],

@@ -1,14 +1,16 @@
-"""Login and logout (Flask-Login). The session's id carries the user's credential stamp, so a
-password change ends every old session."""
+"""Login, logout and the user's own account (Flask-Login). The session's id carries the user's
+credential stamp, so a password change or a sign-out ends every copy of the old session."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
+from itilflow.domain.errors import DomainError
 from itilflow.models import User
 from itilflow.runtime import db
-from itilflow.services import directory
+from itilflow.services import accounts, directory
+from itilflow.web.i18n import _
 
 bp = Blueprint("auth", __name__)
 
@@ -22,13 +24,19 @@ class SessionUser(UserMixin):
 
 
 def load_user(user_id: str) -> SessionUser | None:
-    raw_id, _, stamp = user_id.partition(":")
-    if not raw_id.isdigit():
+    raw_id, _sep, stamp = user_id.partition(":")
+    if not raw_id.isdigit() or len(raw_id) > 18:
         return None
     user = db().get(User, int(raw_id))
     if user is None or not user.active or user.credential_stamp != stamp:
         return None
     return SessionUser(user)
+
+
+def _safe_next(target: str | None) -> str | None:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -39,15 +47,19 @@ def login():
         email = request.form.get("email", "")[:254]
         user = directory.authenticate(db(), email, request.form.get("password", ""))
         if user is not None:
+            session.clear()
             login_user(SessionUser(user))
-            return redirect(url_for("home"))
-        error = "Unknown email or wrong password."
+            return redirect(_safe_next(request.args.get("next")) or url_for("home"))
+        error = _("Unknown email or wrong password.")
     return render_template("login.html", error=error, email=email), 401 if error else 200
 
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        accounts.end_sessions(db(), current_user.user)
     logout_user()
+    session.clear()
     return redirect(url_for("auth.login"))
 
 
@@ -56,3 +68,35 @@ def logout():
 def whoami():
     user = current_user.user
     return jsonify(email=user.email, role=user.role, organisation=user.organisation.name)
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    errors: dict[str, list[str]] = {}
+    user = current_user.user
+    if request.method == "POST" and request.form.get("form") == "locale":
+        try:
+            accounts.set_locale(db(), user, request.form.get("locale", ""))
+        except DomainError as exc:
+            errors = exc.errors
+        else:
+            from flask import g
+
+            g.pop("locale", None)
+            flash(_("Saved."), "ok")
+            return redirect(url_for("auth.account"))
+    elif request.method == "POST" and request.form.get("form") == "password":
+        try:
+            accounts.change_password(db(), user, current=request.form.get("current", ""),
+                                     new=request.form.get("new", ""),
+                                     repeat=request.form.get("repeat", ""))
+        except DomainError as exc:
+            errors = exc.errors or {"new": [exc.message]}
+        else:
+            logout_user()
+            session.clear()
+            flash(_("Your password is changed. Sign in again with the new one."), "ok")
+            return redirect(url_for("auth.login"))
+    status = 422 if errors else 200
+    return render_template("account.html", errors=errors), status
