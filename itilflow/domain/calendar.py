@@ -180,6 +180,10 @@ class BusinessCalendar:
     _holidays_by_year: dict[int, Mapping[date, str]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    #: per year, the running total of working microseconds at the start of each local day
+    _year_totals: dict[int, list[int]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         try:
@@ -304,7 +308,52 @@ class BusinessCalendar:
     # -- internals --------------------------------------------------------------------------
 
     def _working_us_between(self, start: int, end: int) -> int:
+        """Partial first and last days walked; whole days in between from per-year running
+        totals, so a span of a year costs about what a span of two days does."""
+        if end <= start:
+            return 0
+        first_day = _from_us(start).astimezone(self._zone).date()
+        last_day = _from_us(end).astimezone(self._zone).date()
+        if (last_day - first_day).days < 3:
+            return self._walk_us(start, end)
+        head_end = self._local_midnight_us(first_day + timedelta(days=1))
+        tail_start = self._local_midnight_us(last_day)
+        return (self._walk_us(start, head_end)
+                + self._whole_days_us(first_day + timedelta(days=1), last_day)
+                + self._walk_us(tail_start, end))
+
+    def _walk_us(self, start: int, end: int) -> int:
         return sum(hi - lo for lo, hi in self._working_intervals(start, end))
+
+    def _local_midnight_us(self, day: date) -> int:
+        return _to_us(datetime(day.year, day.month, day.day, tzinfo=self._zone))
+
+    def _whole_days_us(self, first: date, stop: date) -> int:
+        """Working microseconds of the local days ``first`` .. ``stop`` (exclusive)."""
+        total = 0
+        day = first
+        while day < stop:
+            year_start = date(day.year, 1, 1)
+            chunk_stop = min(stop, date(day.year + 1, 1, 1))
+            totals = self._totals_of_year(day.year)
+            total += totals[(chunk_stop - year_start).days] - totals[(day - year_start).days]
+            day = chunk_stop
+        return total
+
+    def _totals_of_year(self, year: int) -> list[int]:
+        totals = self._year_totals.get(year)
+        if totals is None:
+            # Filled once per year; a lost race only computes it twice.
+            totals = [0]
+            day = date(year, 1, 1)
+            midnight = self._local_midnight_us(day)
+            while day.year == year:
+                next_day = day + timedelta(days=1)
+                next_midnight = self._local_midnight_us(next_day)
+                totals.append(totals[-1] + self._walk_us(midnight, next_midnight))
+                day, midnight = next_day, next_midnight
+            self._year_totals[year] = totals
+        return totals
 
     def _offset_us(self, us: int) -> int:
         offset = _from_us(us).astimezone(self._zone).utcoffset()

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from itilflow.domain import calendar as calendar_module
 from itilflow.domain.calendar import BusinessCalendar, parse_closed_days, parse_working_hours
 from itilflow.domain.errors import ConfigError
 
@@ -364,3 +365,16 @@ def test_add_working_time_inverts_working_seconds_between(
     if seconds:
         assert cal.is_working_time(due - timedelta(microseconds=1))
         assert cal.next_working_instant(start) <= due
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    start=st.datetimes(min_value=datetime(2023, 1, 1), max_value=datetime(2027, 12, 31),
+                       timezones=st.just(UTC)),
+    span=st.floats(min_value=0, max_value=900 * 86400),
+)
+def test_long_spans_use_year_totals_and_agree_with_the_day_walk(start, span):
+    calendar = BusinessCalendar(closed_days=frozenset({date(2025, 12, 24), date(2026, 12, 31)}))
+    end = start + timedelta(seconds=span)
+    start_us, end_us = calendar_module._to_us(start), calendar_module._to_us(end)
+    assert calendar._working_us_between(start_us, end_us) == calendar._walk_us(start_us, end_us)
