@@ -1,6 +1,6 @@
-"""Pager hooks, escalation policies, dead letters and the inbound pager call, under /api/v1;
-and ``GET /readyz`` (database reachable and the outbox not behind). Thin: the rules live in
-``itilflow.services.paging``."""
+"""Pager hooks, escalation policies, on-call schedules, dead letters and the inbound pager
+call, under /api/v1; and ``GET /readyz`` (database reachable and the outbox not behind).
+Thin: the rules live in ``itilflow.services.paging`` and ``itilflow.services.oncall``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from itilflow.api import current_actor
 from itilflow.domain.errors import ValidationError
 from itilflow.runtime import db, runtime, utcnow
-from itilflow.services import paging
+from itilflow.services import oncall, paging
 
 blp = Blueprint("pager", __name__, url_prefix="/api/v1")
 health = Blueprint("pager_health", __name__)
@@ -53,6 +53,32 @@ def get_escalation(key: str):
     system = directory.system_for(db(), actor, key)
     return jsonify([paging.escalation_json(system, party, paging.levels_of(db(), system.id, party))
                     for party in ("provider", "customer")])
+
+
+@blp.post("/oncall-schedules")
+def create_schedule():
+    _user, actor = current_actor()
+    schedule = oncall.create_schedule(db(), actor, _body(), now=utcnow())
+    return jsonify(oncall.schedule_json(schedule)), 201
+
+
+@blp.get("/oncall-schedules")
+def list_schedules():
+    _user, actor = current_actor()
+    return jsonify([oncall.schedule_json(s) for s in oncall.list_schedules(db(), actor)])
+
+
+@blp.get("/oncall-schedules/<name>")
+def get_schedule(name: str):
+    _user, actor = current_actor()
+    return jsonify(oncall.schedule_json(oncall.get_schedule(db(), actor, name)))
+
+
+@blp.get("/oncall-schedules/<name>/now")
+def on_call_now(name: str):
+    """Who is on call now (or at ``?at=<ISO 8601 with offset>``)."""
+    _user, actor = current_actor()
+    return jsonify(oncall.now_json(db(), actor, name, at=request.args.get("at"), now=utcnow()))
 
 
 @blp.get("/pager/dead-letters")

@@ -157,13 +157,17 @@ def dedup_key(number: str) -> str:
 
 
 def pagerduty_body(*, routing_key: str, action: str, ticket: Mapping[str, Any], level: int,
-                   at: datetime, link: str | None) -> dict[str, Any]:
-    """A PagerDuty Events API v2 event; acknowledge and resolve carry only what PD reads."""
+                   at: datetime, link: str | None, on_call: str | None = None) -> dict[str, Any]:
+    """A PagerDuty Events API v2 event; acknowledge and resolve carry only what PD reads. A
+    trigger names the person on call (from the level's schedule) in the summary and details."""
     body: dict[str, Any] = {"routing_key": routing_key, "event_action": action,
                             "dedup_key": dedup_key(ticket["number"])}
     if action == "trigger":
+        summary = f"{ticket['number']} {ticket['priority']} {ticket['title']}"
+        if on_call:
+            summary = f"{summary} (on call: {on_call})"
         body["payload"] = {
-            "summary": f"{ticket['number']} {ticket['priority']} {ticket['title']}"[:1024],
+            "summary": summary[:1024],
             "source": f"{ticket['system']}/{ticket['environment']}",
             "severity": SEVERITY.get(ticket["priority"], "info"),
             "timestamp": at.isoformat(),
@@ -172,14 +176,19 @@ def pagerduty_body(*, routing_key: str, action: str, ticket: Mapping[str, Any], 
             "class": ticket["kind"],
             "custom_details": {"level": level, **ticket},
         }
+        if on_call:
+            body["payload"]["custom_details"]["on_call"] = on_call
         body["links"] = [{"href": link, "text": ticket["number"]}] if link else []
     return body
 
 
-def generic_body(*, message_id: str, action: str, ticket: Mapping[str, Any], level: int
-                 ) -> dict[str, Any]:
-    return {"type": f"incident.{action}", "id": message_id, "dedup_key": dedup_key(ticket["number"]),
+def generic_body(*, message_id: str, action: str, ticket: Mapping[str, Any], level: int,
+                 on_call: str | None = None) -> dict[str, Any]:
+    body = {"type": f"incident.{action}", "id": message_id, "dedup_key": dedup_key(ticket["number"]),
             "level": level, "ticket": dict(ticket)}
+    if on_call:
+        body["on_call"] = on_call
+    return body
 
 
 # --- Standard Webhooks --------------------------------------------------------------------

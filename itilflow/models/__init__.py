@@ -1,6 +1,7 @@
 """SQLAlchemy 2 typed models. Works on SQLite (the embedded default) and PostgreSQL."""
 
 import itilflow.models.change  # change templates, freeze periods, windows
+import itilflow.models.oncall  # on-call schedules, overrides
 import itilflow.models.paging  # noqa: F401 (pager hooks, escalations, pages)
 from itilflow.models.audit import AccessLogEntry
 from itilflow.models.base import Base

@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from itilflow.models.base import Base
+from itilflow.models.oncall import OncallSchedule
 
 
 class PagerHook(Base):
@@ -38,8 +39,12 @@ class EscalationLevel(Base):
     position: Mapped[int] = mapped_column(Integer)
     hook_id: Mapped[int] = mapped_column(ForeignKey("pager_hooks.id"), index=True)
     delay_seconds: Mapped[int] = mapped_column(Integer)
+    #: the on-call schedule naming the person paged at this level (optional)
+    schedule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("oncall_schedules.id", ondelete="SET NULL"), index=True)
 
     hook: Mapped[PagerHook] = relationship(lazy="joined")
+    schedule: Mapped[OncallSchedule | None] = relationship(lazy="joined")
 
 
 class Escalation(Base):
@@ -84,6 +89,8 @@ class Page(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+    #: the person on call (from the level's schedule) when the trigger was sent
+    on_call: Mapped[str | None] = mapped_column(String(200))
 
     hook: Mapped[PagerHook] = relationship(lazy="joined")
 

@@ -31,7 +31,7 @@ from itilflow.models.paging import (
     Page,
     PagerHook,
 )
-from itilflow.services import directory, tickets
+from itilflow.services import directory, oncall, tickets
 from itilflow.services.history import append_event
 from itilflow.services.outbox import enqueue
 from itilflow.services.rules import Rules
@@ -136,15 +136,22 @@ def set_escalation(session: Session, actor: Actor, system_key: Any, data: dict[s
     if party not in ("provider", "customer"):
         errors["party"] = ["Must be provider or customer."]
     raw_levels = data.get("levels")
-    levels: list[tuple[PagerHook, int]] = []
+    levels: list[tuple[PagerHook, int, int | None]] = []
     if not isinstance(raw_levels, list) or len(raw_levels) > MAX_LEVELS:
         errors["levels"] = [f"A list of at most {MAX_LEVELS} levels."]
         raw_levels = []
     for i, raw in enumerate(raw_levels):
         where = f"levels.{i}"
-        if not isinstance(raw, dict) or set(raw) - {"hook", "delay_seconds"}:
-            errors[where] = ["An object {hook, delay_seconds}."]
+        if not isinstance(raw, dict) or set(raw) - {"hook", "delay_seconds", "schedule"}:
+            errors[where] = ["An object {hook, delay_seconds, schedule?}."]
             continue
+        schedule_id = None
+        if raw.get("schedule") is not None:
+            schedule = oncall.schedule_by_name(session, raw["schedule"])
+            if schedule is None:
+                errors[f"{where}.schedule"] = ["No on-call schedule by that name."]
+            else:
+                schedule_id = schedule.id
         hook = session.scalar(select(PagerHook).where(PagerHook.name == raw.get("hook"))) \
             if isinstance(raw.get("hook"), str) else None
         if hook is None:
@@ -154,13 +161,14 @@ def set_escalation(session: Session, actor: Actor, system_key: Any, data: dict[s
                 0 <= delay <= MAX_DELAY_SECONDS:
             errors[f"{where}.delay_seconds"] = [f"A whole number from 0 to {MAX_DELAY_SECONDS}."]
         if hook is not None and f"{where}.delay_seconds" not in errors:
-            levels.append((hook, delay))
+            levels.append((hook, delay, schedule_id))
     if errors:
         raise ValidationError("The escalation policy has invalid fields.", errors)
     session.execute(delete(EscalationLevel).where(EscalationLevel.system_id == system.id,
                                                   EscalationLevel.party == party))
     rows = [EscalationLevel(system_id=system.id, party=party, position=i + 1, hook_id=hook.id,
-                            delay_seconds=delay) for i, (hook, delay) in enumerate(levels)]
+                            delay_seconds=delay, schedule_id=schedule_id)
+            for i, (hook, delay, schedule_id) in enumerate(levels)]
     session.add_all(rows)
     session.flush()
     return system, party, levels_of(session, system.id, party)
@@ -176,7 +184,9 @@ def levels_of(session: Session, system_id: int, party: str) -> list[EscalationLe
 def escalation_json(system: System, party: str, levels: list[EscalationLevel]) -> dict[str, Any]:
     return {"system": system.key, "party": party,
             "levels": [{"position": lv.position, "hook": lv.hook.name,
-                        "delay_seconds": lv.delay_seconds} for lv in levels]}
+                        "delay_seconds": lv.delay_seconds,
+                        **({"schedule": lv.schedule.name} if lv.schedule else {})}
+                       for lv in levels]}
 
 
 # --- the ticket hook ----------------------------------------------------------------------
@@ -249,7 +259,8 @@ def start_escalation(session: Session, rules: Rules, ticket: Ticket, party: str,
     escalation = Escalation(
         ticket_id=ticket.id, party=party, token=ticket.escalation_token, started_at=now,
         levels=[{"position": lv.position, "hook_id": lv.hook_id, "hook": lv.hook.name,
-                 "delay_seconds": lv.delay_seconds} for lv in levels])
+                 "delay_seconds": lv.delay_seconds, "schedule_id": lv.schedule_id,
+                 "schedule": lv.schedule.name if lv.schedule else None} for lv in levels])
     session.add(escalation)
     session.flush()
     append_event(session, ticket, kind="paging", actor=None, now=now,
@@ -265,7 +276,9 @@ def _level(escalation: Escalation, position: int) -> dict[str, Any] | None:
 
 def page_level(session: Session, rules: Rules, ticket: Ticket, escalation: Escalation,
                position: int, now: datetime) -> Page | None:
-    """Page one level now (once per escalation) and set the timer for the next."""
+    """Page one level now (once per escalation) and set the timer for the next. A level with an
+    on-call schedule names the person on call now in its page; nobody on call pages the next
+    level at once (and the history says so)."""
     level = _level(escalation, position)
     if level is None:
         return None
@@ -276,7 +289,26 @@ def page_level(session: Session, rules: Rules, ticket: Ticket, escalation: Escal
     hook = session.get(PagerHook, level["hook_id"])
     if hook is None:
         return None
-    page = _page(session, rules, ticket, escalation, hook, position, "trigger", now)
+    person = None
+    if level.get("schedule_id") is not None:
+        found = oncall.on_call(session, level["schedule_id"], now)
+        if found is None:
+            last = position >= len(escalation.levels)
+            append_event(session, ticket, kind="nobody_on_call", actor=None, now=now, data={
+                "level": position, "party": escalation.party, "schedule": level.get("schedule"),
+                "message": f"nobody on call at level {position}: "
+                           + ("no further level" if last else "escalated")})
+            if last:
+                return None
+            nxt_page = page_level(session, rules, ticket, escalation, position + 1, now)
+            if nxt_page is not None and nxt_page.level == position + 1:
+                append_event(session, ticket, kind="escalated", actor=None, now=now,
+                             data={"level": position + 1, "party": escalation.party,
+                                   "because": f"nobody on call at level {position}"})
+            return nxt_page
+        person = found.person
+    page = _page(session, rules, ticket, escalation, hook, position, "trigger", now,
+                 on_call=person)
     nxt = rules_of_paging.next_escalation_at(
         now, rules_of_paging.Level(position, level["hook"], level["delay_seconds"]),
         len(escalation.levels))
@@ -288,11 +320,13 @@ def page_level(session: Session, rules: Rules, ticket: Ticket, escalation: Escal
 
 
 def _page(session: Session, rules: Rules, ticket: Ticket, escalation: Escalation,
-          hook: PagerHook, level: int, action: str, now: datetime) -> Page:
+          hook: PagerHook, level: int, action: str, now: datetime, *, on_call: str | None = None
+          ) -> Page:
     message_id = f"msg_{uuid.uuid4().hex}"
     page = Page(escalation_id=escalation.id, ticket_id=ticket.id, level=level, hook_id=hook.id,
                 action=action, dedup_key=rules_of_paging.dedup_key(tickets.number_of(rules, ticket)),
-                message_id=message_id, status="pending", attempts=0, created_at=now)
+                message_id=message_id, status="pending", attempts=0, created_at=now,
+                on_call=on_call)
     session.add(page)
     session.flush()
     enqueue(session, "page", {"page_id": page.id}, now=now, ticket_id=ticket.id,
@@ -357,11 +391,13 @@ def run_escalation_timer(session: Session, rules: Rules, payload: dict[str, Any]
             ticket.closed_at is not None or ticket.resolved_at is not None:
         return "stopped"
     level = int(payload.get("level", 0))
-    if page_level(session, rules, ticket, escalation, level, now) is None:
+    page = page_level(session, rules, ticket, escalation, level, now)
+    if page is None:
         return "nothing"
-    append_event(session, ticket, kind="escalated", actor=None, now=now,
-                 data={"level": level, "party": escalation.party,
-                       "hook": (_level(escalation, level) or {}).get("hook")})
+    if page.level == level:  # else the skip past a level without anybody on call said it
+        append_event(session, ticket, kind="escalated", actor=None, now=now,
+                     data={"level": level, "party": escalation.party,
+                           "hook": (_level(escalation, level) or {}).get("hook")})
     return "paged"
 
 
@@ -382,10 +418,10 @@ def page_message(session: Session, rules: Rules, page: Page, now: datetime
     if hook.format == "pagerduty":
         body = rules_of_paging.pagerduty_body(routing_key=hook.routing_key or "",
                                               action=page.action, ticket=view, level=page.level,
-                                              at=now, link=None)
+                                              at=now, link=None, on_call=page.on_call)
     else:
         body = rules_of_paging.generic_body(message_id=page.message_id, action=page.action,
-                                            ticket=view, level=page.level)
+                                            ticket=view, level=page.level, on_call=page.on_call)
     raw = json.dumps(body, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "itilflow-pager/1"}
     headers.update(rules_of_paging.signed_headers(hook.secret, page.message_id, now, raw))
@@ -401,6 +437,8 @@ def record_page_outcome(session: Session, rules: Rules, page: Page, *, outcome: 
     ticket = session.get(Ticket, page.ticket_id)
     data = {"level": page.level, "hook": page.hook.name, "action": page.action,
             "webhook_id": page.message_id, "attempts": page.attempts}
+    if page.on_call:
+        data["on_call"] = page.on_call
     if outcome == rules_of_paging.DELIVERED:
         page.status = "delivered"
         page.delivered_at = now
@@ -416,7 +454,7 @@ def record_page_outcome(session: Session, rules: Rules, page: Page, *, outcome: 
         if page.action == "trigger" and escalation is not None and escalation.stopped_at is None \
                 and escalation.token == ticket.escalation_token:
             nxt = page_level(session, rules, ticket, escalation, page.level + 1, now)
-            if nxt is not None:
+            if nxt is not None and nxt.level == page.level + 1:
                 append_event(session, ticket, kind="escalated", actor=None, now=now,
                              data={"level": page.level + 1, "party": escalation.party,
                                    "because": "the previous level could not be paged"})
@@ -604,6 +642,7 @@ def paging_summary(session: Session, ticket: Ticket) -> dict[str, Any]:
     return {
         "pages": [{"level": p.level, "hook": p.hook.name, "action": p.action,
                    "status": p.status, "webhook_id": p.message_id, "attempts": p.attempts,
+                   "on_call": p.on_call,
                    "sent_at": p.created_at.isoformat(),
                    "delivered_at": p.delivered_at.isoformat() if p.delivered_at else None}
                   for p in pages],

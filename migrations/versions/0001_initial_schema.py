@@ -53,6 +53,17 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_change_templates')),
     sa.UniqueConstraint('key', name=op.f('uq_change_templates_key'))
     )
+    op.create_table('oncall_schedules',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('timezone', sa.String(length=64), nullable=False),
+    sa.Column('rotation', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
+    sa.Column('ical', sa.Text(), nullable=True),
+    sa.Column('created_at', itilflow.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', itilflow.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_oncall_schedules')),
+    sa.UniqueConstraint('name', name=op.f('uq_oncall_schedules_name'))
+    )
     op.create_table('organisations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -100,6 +111,18 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['hook_id'], ['pager_hooks.id'], name=op.f('fk_inbound_webhooks_hook_id_pager_hooks'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('webhook_id', name=op.f('pk_inbound_webhooks'))
     )
+    op.create_table('oncall_overrides',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('schedule_id', sa.Integer(), nullable=False),
+    sa.Column('person', sa.String(length=200), nullable=False),
+    sa.Column('start_at', itilflow.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('end_at', itilflow.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['schedule_id'], ['oncall_schedules.id'], name=op.f('fk_oncall_overrides_schedule_id_oncall_schedules'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_oncall_overrides'))
+    )
+    with op.batch_alter_table('oncall_overrides', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_oncall_overrides_schedule_id'), ['schedule_id'], unique=False)
+
     op.create_table('systems',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=64), nullable=False),
@@ -158,13 +181,16 @@ def upgrade() -> None:
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('hook_id', sa.Integer(), nullable=False),
     sa.Column('delay_seconds', sa.Integer(), nullable=False),
+    sa.Column('schedule_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['hook_id'], ['pager_hooks.id'], name=op.f('fk_escalation_levels_hook_id_pager_hooks')),
+    sa.ForeignKeyConstraint(['schedule_id'], ['oncall_schedules.id'], name=op.f('fk_escalation_levels_schedule_id_oncall_schedules'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['system_id'], ['systems.id'], name=op.f('fk_escalation_levels_system_id_systems'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_escalation_levels')),
     sa.UniqueConstraint('system_id', 'party', 'position', name=op.f('uq_escalation_levels_system_id'))
     )
     with op.batch_alter_table('escalation_levels', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_escalation_levels_hook_id'), ['hook_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_escalation_levels_schedule_id'), ['schedule_id'], unique=False)
 
     op.create_table('freeze_periods',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -353,6 +379,7 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', itilflow.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('delivered_at', itilflow.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('on_call', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['escalation_id'], ['escalations.id'], name=op.f('fk_pages_escalation_id_escalations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['hook_id'], ['pager_hooks.id'], name=op.f('fk_pages_hook_id_pager_hooks')),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_pages_ticket_id_tickets'), ondelete='CASCADE'),
@@ -416,6 +443,7 @@ def downgrade() -> None:
 
     op.drop_table('freeze_periods')
     with op.batch_alter_table('escalation_levels', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_escalation_levels_schedule_id'))
         batch_op.drop_index(batch_op.f('ix_escalation_levels_hook_id'))
 
     op.drop_table('escalation_levels')
@@ -432,6 +460,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_systems_customer_id'))
 
     op.drop_table('systems')
+    with op.batch_alter_table('oncall_overrides', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_oncall_overrides_schedule_id'))
+
+    op.drop_table('oncall_overrides')
     op.drop_table('inbound_webhooks')
     op.drop_table('pager_hooks')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
@@ -440,6 +472,7 @@ def downgrade() -> None:
 
     op.drop_table('outbox')
     op.drop_table('organisations')
+    op.drop_table('oncall_schedules')
     op.drop_table('change_templates')
     with op.batch_alter_table('access_log', schema=None) as batch_op:
         batch_op.drop_index('ix_access_log_at')

@@ -1,0 +1,216 @@
+"""On-call schedule use cases: create and list schedules (admin), who is on call now, and the
+lookup the paging service makes when a level with a schedule is paged.
+
+Takes a session and ``now``; only flushes.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from itilflow.domain import oncall as rules_of_oncall
+from itilflow.domain.access import Actor
+from itilflow.domain.errors import Conflict, NotFound, ValidationError
+from itilflow.domain.oncall import ScheduleError
+from itilflow.models.oncall import OncallOverride, OncallSchedule
+from itilflow.services import directory
+
+NAME_MAX = 100
+MAX_OVERRIDES = 500
+DEFAULT_TIMEZONE = "Europe/Copenhagen"
+#: instants and dates outside these years are refused (no overflow converting time zones)
+YEARS = (1970, 2999)
+
+
+def _instant(value: Any, where: str) -> datetime:
+    if not isinstance(value, str) or len(value) > 64:
+        raise ScheduleError(where, "An ISO 8601 date-time with an offset.")
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ScheduleError(where, "An ISO 8601 date-time with an offset.") from None
+    if parsed.tzinfo is None:
+        raise ScheduleError(where, "The date-time needs an offset (e.g. +01:00 or Z).")
+    if not YEARS[0] <= parsed.year <= YEARS[1]:
+        raise ScheduleError(where, f"A year from {YEARS[0]} to {YEARS[1]}.")
+    return parsed
+
+
+def _collect(errors: dict[str, list[str]], check):
+    try:
+        return check()
+    except ScheduleError as exc:
+        errors.setdefault(exc.field, []).append(exc.message)
+        return None
+
+
+def _rotation(raw: Any, errors: dict[str, list[str]], today: date
+              ) -> rules_of_oncall.Rotation | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        errors["rotation"] = ["An object {people, handover, weeks, start?}."]
+        return None
+    for name in sorted(set(raw) - {"people", "handover", "weeks", "start"}):
+        errors[f"rotation.{name}"] = ["Unknown field."]
+    people = _collect(errors, lambda: rules_of_oncall.people_of(raw.get("people")))
+    handover = _collect(errors, lambda: rules_of_oncall.parse_handover(raw.get("handover", "mon 08:00")))
+    weeks = raw.get("weeks", 1)
+    if isinstance(weeks, bool) or not isinstance(weeks, int) or \
+            not 1 <= weeks <= rules_of_oncall.MAX_WEEKS:
+        errors["rotation.weeks"] = [f"A whole number from 1 to {rules_of_oncall.MAX_WEEKS}."]
+        weeks = None
+    start = today
+    if raw.get("start") is not None:
+        try:
+            start = date.fromisoformat(raw["start"]) if isinstance(raw["start"], str) else None
+        except ValueError:
+            start = None
+        if start is None or not YEARS[0] <= start.year <= YEARS[1]:
+            errors["rotation.start"] = ["A date, YYYY-MM-DD."]
+            start = None
+    if people is None or handover is None or weeks is None or start is None:
+        return None
+    return rules_of_oncall.Rotation(people, handover[0], handover[1], weeks, start)
+
+
+def _overrides(raw: Any, errors: dict[str, list[str]]) -> list[rules_of_oncall.Override]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or len(raw) > MAX_OVERRIDES:
+        errors["overrides"] = [f"A list of at most {MAX_OVERRIDES} {{person, start, end}}."]
+        return []
+    out = []
+    for i, item in enumerate(raw):
+        where = f"overrides.{i}"
+        if not isinstance(item, dict) or set(item) - {"person", "start", "end"}:
+            errors[where] = ["An object {person, start, end}."]
+            continue
+        person = _collect(errors, lambda it=item, w=where: rules_of_oncall.clean_person(
+            it.get("person"), field_name=f"{w}.person"))
+        start = _collect(errors, lambda it=item, w=where: _instant(it.get("start"), f"{w}.start"))
+        end = _collect(errors, lambda it=item, w=where: _instant(it.get("end"), f"{w}.end"))
+        if start is not None and end is not None and end <= start:
+            errors[f"{where}.end"] = ["end must be after start."]
+            continue
+        if person is not None and start is not None and end is not None:
+            out.append(rules_of_oncall.Override(person, start, end))
+    return out
+
+
+def create_schedule(session: Session, actor: Actor, data: dict[str, Any], *, now: datetime
+                    ) -> OncallSchedule:
+    """POST /oncall-schedules (admin): {name, timezone?, rotation?, overrides?, ical?}; at least
+    one of rotation, ical and overrides."""
+    directory.require_admin(actor)
+    errors: dict[str, list[str]] = {}
+    for name in sorted(set(data) - {"name", "timezone", "rotation", "overrides", "ical"}):
+        errors[name] = ["Unknown field."]
+    name = None
+    try:
+        name = directory._clean(data.get("name"), "name", max_length=NAME_MAX)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    tz_name = data.get("timezone", DEFAULT_TIMEZONE)
+    zone = _collect(errors, lambda: rules_of_oncall.zone_of(tz_name))
+    today = now.astimezone(zone).date() if zone is not None else now.date()
+    rotation = _rotation(data.get("rotation"), errors, today)
+    overrides = _overrides(data.get("overrides"), errors)
+    ical = data.get("ical")
+    if ical is not None and not isinstance(ical, str):
+        errors["ical"] = ["An iCalendar text (BEGIN:VCALENDAR ...)."]
+    elif ical is not None:
+        _collect(errors, lambda: rules_of_oncall.parse_ics(ical))
+    if not errors and data.get("rotation") is None and ical is None and not overrides:
+        errors["_schema"] = ["A schedule needs a rotation, an ical calendar or overrides."]
+    if errors:
+        raise ValidationError("The on-call schedule has invalid fields.", errors)
+    if session.scalar(select(OncallSchedule.id).where(OncallSchedule.name == name)) is not None:
+        raise Conflict(f"An on-call schedule named {name!r} exists.")
+    schedule = OncallSchedule(
+        name=name, timezone=tz_name.strip(), ical=ical, created_at=now, updated_at=now,
+        rotation=None if rotation is None else {
+            "people": list(rotation.people), "handover_weekday": rotation.handover_weekday,
+            "handover_minute": rotation.handover_minute, "weeks": rotation.weeks,
+            "start": rotation.start.isoformat()},
+        overrides=[OncallOverride(person=o.person, start_at=o.start, end_at=o.end)
+                   for o in overrides])
+    session.add(schedule)
+    session.flush()
+    return schedule
+
+
+def list_schedules(session: Session, actor: Actor) -> list[OncallSchedule]:
+    directory.require_admin(actor)
+    return list(session.scalars(select(OncallSchedule).order_by(OncallSchedule.name)))
+
+
+def schedule_by_name(session: Session, name: Any) -> OncallSchedule | None:
+    if not isinstance(name, str) or len(name) > NAME_MAX:
+        return None
+    return session.scalar(select(OncallSchedule).where(OncallSchedule.name == name))
+
+
+def get_schedule(session: Session, actor: Actor, name: Any) -> OncallSchedule:
+    directory.require_admin(actor)
+    schedule = schedule_by_name(session, name)
+    if schedule is None:
+        raise NotFound("No on-call schedule by that name.")
+    return schedule
+
+
+def to_domain(schedule: OncallSchedule) -> rules_of_oncall.Schedule:
+    rot = schedule.rotation
+    rotation = None if not rot else rules_of_oncall.Rotation(
+        tuple(rot["people"]), rot["handover_weekday"], rot["handover_minute"], rot["weeks"],
+        date.fromisoformat(rot["start"]))
+    return rules_of_oncall.Schedule(
+        timezone=schedule.timezone, rotation=rotation, ical=schedule.ical,
+        overrides=tuple(rules_of_oncall.Override(o.person, o.start_at, o.end_at)
+                        for o in schedule.overrides))
+
+
+def on_call(session: Session, schedule_id: int, at: datetime) -> rules_of_oncall.OnCall | None:
+    """Who the schedule has on call at ``at`` (None when nobody, or the schedule is gone)."""
+    schedule = session.get(OncallSchedule, schedule_id)
+    if schedule is None:
+        return None
+    return rules_of_oncall.on_call_at(to_domain(schedule), at)
+
+
+def now_json(session: Session, actor: Actor, name: Any, *, at: Any, now: datetime
+             ) -> dict[str, Any]:
+    """GET /oncall-schedules/{name}/now[?at=ISO]: who is on call, from where, until when."""
+    schedule = get_schedule(session, actor, name)
+    when = now
+    if at is not None:
+        try:
+            when = _instant(at, "at")
+        except ScheduleError as exc:
+            raise ValidationError("Bad 'at'.", {"at": [exc.message]}) from None
+    found = on_call(session, schedule.id, when)
+    return {"schedule": schedule.name, "at": when.isoformat(),
+            "on_call": found.person if found else None,
+            "source": found.source if found else None,
+            "since": found.start.isoformat() if found else None,
+            "until": found.end.isoformat() if found and found.end else None}
+
+
+def schedule_json(schedule: OncallSchedule) -> dict[str, Any]:
+    rot = schedule.rotation
+    return {
+        "id": schedule.id, "name": schedule.name, "timezone": schedule.timezone,
+        "rotation": None if not rot else {
+            "people": rot["people"],
+            "handover": rules_of_oncall.format_handover(rot["handover_weekday"],
+                                                        rot["handover_minute"]),
+            "weeks": rot["weeks"], "start": rot["start"]},
+        "overrides": [{"person": o.person, "start": o.start_at.isoformat(),
+                       "end": o.end_at.isoformat()} for o in schedule.overrides],
+        "ical": schedule.ical is not None,
+        "created_at": schedule.created_at.isoformat(),
+    }
