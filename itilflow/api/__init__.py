@@ -79,9 +79,9 @@ def init_api(app: Flask) -> ItilflowApi:
     api = ItilflowApi(app)
     app.extensions["itilflow_api"] = api
 
-    from itilflow.api import directory, docs, tickets
+    from itilflow.api import directory, docs, itsm, tickets
 
-    for blp in (directory.blp, tickets.blp, docs.blp):
+    for blp in (directory.blp, tickets.blp, itsm.blp, docs.blp):
         register_api_blueprint(app, blp)
     return api
 

@@ -109,6 +109,61 @@ def check_json_body():
     return None
 
 
+NUL = "\x00"
+
+
+def _nul_paths(value: Any, prefix: str = "") -> list[str]:
+    """The dotted paths of the strings (values or keys) in a JSON value that contain NUL."""
+    found: list[str] = []
+    if isinstance(value, str):
+        if NUL in value:
+            found.append(prefix or "_schema")
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            name = str(key).replace(NUL, "\\u0000")
+            path = f"{prefix}.{name}" if prefix else name
+            if NUL in str(key):
+                found.append(path)
+            found.extend(_nul_paths(inner, path))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            found.extend(_nul_paths(inner, f"{prefix}.{index}" if prefix else str(index)))
+    return found
+
+
+NUL_REASON = "NUL characters (\\u0000) are not allowed."
+
+
+def reject_nul():
+    """PostgreSQL refuses NUL in text: no NUL in a path, query parameter, header, form field or
+    JSON string reaches the database. API calls get 404 (path), 400 (header) or 422 naming the
+    field; web pages a 400 (or 404 for a path)."""
+    from flask import abort
+
+    api = is_api_request()
+    if NUL in request.path or any(NUL in str(v) for v in (request.view_args or {}).values()):
+        return error_response(404, "Not found.") if api else abort(404)
+    fields = sorted({key.replace(NUL, "\\u0000") for key, value in request.args.items(multi=True)
+                     if NUL in key or NUL in value})
+    if request.method in BODY_METHODS and request.mimetype in (
+            "application/x-www-form-urlencoded", "multipart/form-data"):
+        fields += sorted({key.replace(NUL, "\\u0000") for key, value in request.form.items(multi=True)
+                          if NUL in key or NUL in value})
+    if not api:
+        return abort(400) if fields else None
+    if any(NUL in value for _name, value in request.headers.items()):
+        return error_response(400, "NUL characters are not allowed in headers.",
+                              {"_headers": [NUL_REASON]})
+    if request.method in BODY_METHODS and request.get_data(cache=True):
+        data = request.get_json(force=True, silent=True, cache=True)
+        if data is not None:
+            fields += _nul_paths(data)
+    if fields:
+        return error_response(422, "The request has invalid fields.",
+                              {name: [NUL_REASON] for name in fields})
+    return None
+
+
 _DESCRIPTIONS = {
     400: "Bad JSON, or a body that is not a JSON object",
     401: "No or bad credentials",
@@ -139,3 +194,4 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)
     app.before_request(check_json_body)
+    app.before_request(reject_nul)

@@ -194,11 +194,19 @@ class ProblemIn(Body):
 
 
 class ChangeIn(Body):
+    """With ``template``, ``layer``, ``title`` and ``change_type`` come from the template (a
+    standard change); without one they are required (422 from the service otherwise)."""
+
     system = Text(required=True, min_length=1, max_length=64)
     environment = Text(required=True, min_length=1, max_length=40)
-    layer = fields.String(required=True, validate=validate.OneOf(LAYERS))
-    change_type = fields.String(required=True, validate=validate.OneOf(["standard", "normal", "emergency"]))
-    title = Text(required=True, min_length=1, max_length=200)
+    layer = fields.String(validate=validate.OneOf(LAYERS))
+    change_type = fields.String(validate=validate.OneOf(["standard", "normal", "emergency"]))
+    title = Text(min_length=1, max_length=200)
+    template = Text(min_length=1, max_length=64, metadata={"description": "A change template's key"})
+    affected_layers = fields.List(fields.String(validate=validate.OneOf(LAYERS)),
+                                  validate=validate.Length(max=len(LAYERS)), metadata={
+                                      "description": "Other layers the change touches: their A "
+                                                     "must approve too"})
     description = Text(max_length=20_000)
     planned_start = fields.AwareDateTime(required=True, format="iso")
     planned_end = fields.AwareDateTime(required=True, format="iso")
@@ -233,6 +241,12 @@ class PagingOut(ma.Schema):
 
     pages = fields.List(fields.Dict(), required=True)
     acknowledged_at = fields.DateTime(required=True, allow_none=True)
+    party = fields.String(required=True, allow_none=True, validate=validate.OneOf(PARTIES),
+                          metadata={"description": "Whose on-call is being escalated, if any"})
+    levels = fields.Integer(required=True, metadata={"description": "Escalation levels configured"})
+    escalating = fields.Boolean(required=True, metadata={
+        "description": "The escalation is running (not acknowledged or stopped)"})
+    acknowledged_by = fields.String(required=True, allow_none=True)
 
 
 class TicketOut(ma.Schema):

@@ -110,8 +110,12 @@ def list_templates(session: Session, *, include_inactive: bool = False) -> list[
 
 def set_template_active(session: Session, actor_ctx: Actor, key: Any, active: bool
                         ) -> ChangeTemplate:
+    """Retire or re-activate a template; an unknown key is a 404."""
     _require_config_role(actor_ctx)
-    template = _template(session, key)
+    template = session.scalar(select(ChangeTemplate).where(ChangeTemplate.key == key)) \
+        if isinstance(key, str) and "\x00" not in key else None
+    if template is None:
+        raise NotFound(f"No change template {key!r}.")
     template.active = bool(active)
     session.flush()
     return template
@@ -200,7 +204,8 @@ def list_freeze_periods(session: Session, actor_ctx: Actor, *, start: Any = None
 
 def delete_freeze_period(session: Session, actor_ctx: Actor, period_id: Any) -> None:
     _require_config_role(actor_ctx)
-    period = session.get(FreezePeriod, period_id) if isinstance(period_id, int) else None
+    period = session.get(FreezePeriod, period_id) if isinstance(period_id, int) and \
+        0 < period_id <= tickets.MAX_ID else None
     if period is None:
         raise NotFound("No such freeze period.")
     session.delete(period)

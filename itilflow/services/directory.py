@@ -76,7 +76,7 @@ def create_organisation(session: Session, *, name: Any, kind: Any, now: datetime
 
 def organisation_by_name(session: Session, name: Any) -> Organisation:
     org = session.scalar(select(Organisation).where(Organisation.name == name)) \
-        if isinstance(name, str) else None
+        if isinstance(name, str) and "\x00" not in name else None
     if org is None:
         raise NotFound(f"No organisation named {name!r}.")
     return org
@@ -129,6 +129,9 @@ def authenticate(session: Session, email: Any, password: Any) -> User | None:
     """The user for these credentials, or None; unknown users take as long as wrong passwords."""
     if not isinstance(email, str) or not isinstance(password, str):
         return None
+    if "\x00" in email or "\x00" in password:  # PostgreSQL refuses NUL in text
+        check_password_hash(_DUMMY_HASH, password.replace("\x00", ""))
+        return None
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, password)
@@ -137,7 +140,9 @@ def authenticate(session: Session, email: Any, password: Any) -> User | None:
 
 
 def user_by_email(session: Session, email: Any) -> User:
-    user = session.scalar(select(User).where(User.email == str(email).strip().lower()))
+    email_text = str(email).strip().lower()
+    user = session.scalar(select(User).where(User.email == email_text)) \
+        if "\x00" not in email_text else None
     if user is None:
         raise NotFound(f"No user with email {email!r}.")
     return user
@@ -157,7 +162,7 @@ def create_token(session: Session, user: User, *, now: datetime, name: str = "cl
 
 
 def user_for_token(session: Session, token: str, *, now: datetime) -> User | None:
-    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200 or "\x00" in token:
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
     if row is None or row.revoked_at is not None or not row.user.active:
@@ -267,7 +272,7 @@ def visible_systems(session: Session, actor: Actor) -> Iterable[System]:
 def system_for(session: Session, actor: Actor, key: Any) -> System:
     """A system the actor may see, by key; others are NotFound."""
     system = session.scalar(select(System).where(System.key == key)) \
-        if isinstance(key, str) else None
+        if isinstance(key, str) and "\x00" not in key else None
     if system is None:
         raise NotFound(f"No system {key!r}.")
     if actor.role is Role.SUPPLIER_AGENT:

@@ -149,7 +149,7 @@ def _filtered(query, filters: QueueFilters, actor_ctx: Actor):
         q = filters.q.strip()[:200]
         match = tickets.NUMBER_RE.match(q.upper())
         conditions = [Ticket.title.ilike(f"%{tickets._escape_like(q)}%", escape="\\")]
-        if match:
+        if match and 0 < int(match.group(2)[:12]) <= tickets.MAX_ID:
             conditions.append(Ticket.id == int(match.group(2)))
         query = query.where(or_(*conditions))
     if errors:

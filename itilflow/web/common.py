@@ -184,13 +184,19 @@ def init_limiter(app: Flask) -> Limiter:
     app.view_functions["portal.new_incident"] = limiter.limit(
         lambda: settings.form_rate_limit, methods=["POST"])(app.view_functions["portal.new_incident"])
 
+    from itilflow.api.errors import handle_http_exception, is_api_request
+
     @app.errorhandler(429)
-    def too_many(_exc):
+    def too_many(exc):
+        if is_api_request():  # the API's one error shape (and its Retry-After header)
+            return handle_http_exception(exc)
         return error_page(429, _("Too many attempts"),
                           _("Too many attempts in a short time. Wait a minute and try again."))
 
     @app.errorhandler(CSRFError)
-    def csrf_refused(_exc):
+    def csrf_refused(exc):
+        if is_api_request():
+            return handle_http_exception(exc)
         return error_page(400, _("Bad request"), _(
             "The form has expired or was not sent from this site. Reload the page and try again."))
 

@@ -26,7 +26,8 @@ def test_incident_has_the_contract_shape(api):
     assert set(body["raci"]) == {"customer", "provider"}
     assert body["assignee"] is None and body["reporter"] == "rep@gst.test"
     assert body["version"] == 1 and body["outage"] is True
-    assert body["paging"] == {"pages": [], "acknowledged_at": None}
+    assert body["paging"] == {"pages": [], "acknowledged_at": None, "party": None, "levels": 0,
+                              "escalating": False, "acknowledged_by": None}
     assert set(body["sla"]) >= {"response_due_at", "resolution_due_at", "paused"}
     assert "cancel" in body["available_transitions"]  # the reporter may cancel
     assert "resolve" not in body["available_transitions"]

@@ -47,6 +47,21 @@ def expect(role: str, op: str, scope: str) -> int:
         "cancel": 404 if invisible else (200 if role in SIT | {"reporter"} else 403),
         "create_token": 201,
         "list_tokens": 200,
+        # changes, problems, requests
+        "submit_request": 403 if admin else (422 if invisible else 201),
+        "calendar": 404 if invisible else 200,
+        "cab": 200,
+        "consultations": 404 if invisible else 200,
+        "waiting_on": 404 if invisible else 200,
+        "known_errors": 404 if invisible else 200,
+        # the R of the problem or of the incident (SIT, for these) links them
+        "link_incident": 404 if invisible else (200 if role in SIT else 403),
+        "unlink_incident": 404 if invisible else (200 if role in SIT else 403),
+        "resolve_incidents": 404 if invisible else 409,   # the problem is not resolved yet
+        "list_templates": 200,
+        "create_template": 201 if role in {"admin", "sit_manager"} else 403,
+        "list_freezes": 200,
+        "create_freeze": 201 if role in {"admin", "sit_manager"} else 403,
     }
     return table[op]
 
@@ -54,7 +69,20 @@ def expect(role: str, op: str, scope: str) -> int:
 OPS = ["list_organisations", "create_organisation", "create_user", "create_system", "list_systems",
        "get_system", "patch_system", "submit_incident", "submit_problem", "submit_change",
        "list_tickets", "get_ticket", "get_events", "get_comments", "post_comment", "assign",
-       "cancel", "create_token", "list_tokens"]
+       "cancel", "create_token", "list_tokens", "submit_request", "calendar", "cab",
+       "consultations", "waiting_on", "known_errors", "link_incident", "unlink_incident",
+       "resolve_incidents", "list_templates", "create_template", "list_freezes", "create_freeze"]
+CUSTOMER = {"own": "GST", "other": "ERST"}
+CALENDAR = {"from": "2026-11-30T00:00:00+00:00", "to": "2026-12-03T00:00:00+00:00"}
+
+
+def fresh_problem(api, system: str, incident: dict | None = None) -> dict:
+    body = {"system": system, "layer": "operating_system", "title": "Why"}
+    if incident is not None:
+        body["incidents"] = [incident["id"]]
+    response = api.post("/problems", "agent@sit.test", body)
+    assert response.status_code == 201, response.json
+    return response.json
 _counter = itertools.count()
 
 
@@ -66,6 +94,9 @@ def perform(api, email: str, op: str, scope: str, tickets: dict[str, dict]):
     if op in ("assign", "cancel"):
         reporter = "rep@gst.test" if scope == "own" else "rep@erst.test"
         fresh = api.incident(email=reporter, system=system)
+    problem = None
+    if op in ("link_incident", "unlink_incident", "resolve_incidents"):
+        problem = fresh_problem(api, system, ticket if op == "unlink_incident" else None)
     calls = {
         "list_organisations": lambda: api.get("/organisations", email),
         "create_organisation": lambda: api.post("/organisations", email,
@@ -98,6 +129,30 @@ def perform(api, email: str, op: str, scope: str, tickets: dict[str, dict]):
         "cancel": lambda: api.fire(email, fresh["id"], "cancel", comment="Not needed"),
         "create_token": lambda: api.post("/tokens", email, {"name": "matrix"}),
         "list_tokens": lambda: api.get("/tokens", email),
+        "submit_request": lambda: api.post("/requests", email, {
+            "system": system, "environment": "production", "layer": "application",
+            "activity": "user_access", "title": "Access please"}),
+        "calendar": lambda: api.get("/changes/calendar", email,
+                                    query_string={**CALENDAR, "system": system}),
+        "cab": lambda: api.get("/changes/cab", email),
+        "consultations": lambda: api.get(f"/tickets/{ticket['id']}/consultations", email),
+        "waiting_on": lambda: api.get(f"/tickets/{ticket['number']}/waiting-on", email),
+        "known_errors": lambda: api.get("/problems/known-errors", email,
+                                        query_string={"system": system, "q": "tile"}),
+        "link_incident": lambda: api.post(f"/problems/{problem and problem['id']}/incidents", email,
+                                          {"incident": ticket["number"]}),
+        "unlink_incident": lambda: api.call(
+            "DELETE", f"/problems/{problem and problem['id']}/incidents/{ticket['id']}", email),
+        "resolve_incidents": lambda: api.post(f"/problems/{problem and problem['id']}/resolve-incidents",
+                                              email, {}),
+        "list_templates": lambda: api.get("/change-templates", email),
+        "create_template": lambda: api.post("/change-templates", email, {
+            "key": f"tpl-{n}", "name": "Patch", "activity": "patch_management",
+            "layer": "operating_system"}),
+        "list_freezes": lambda: api.get("/freeze-periods", email),
+        "create_freeze": lambda: api.post("/freeze-periods", email, {
+            "name": f"Freeze {n}", "customer": CUSTOMER[scope],
+            "starts_at": "2026-12-20T00:00:00+01:00", "ends_at": "2026-12-27T00:00:00+01:00"}),
     }
     return calls[op]()
 
