@@ -19,7 +19,7 @@ from itilflow.domain.access import Actor
 from itilflow.models import Ticket, TicketEvent, User, problem_incidents
 from itilflow.runtime import db, runtime, utcnow
 from itilflow.services import tickets
-from itilflow.services.paging_view import paging_of
+from itilflow.services.paging_view import paging_of, paging_of_many
 from itilflow.services.rules import Rules
 from itilflow.services.sla import sla_of
 
@@ -53,7 +53,8 @@ def links_of(session: Session, rules: Rules, ticket_ids: list[int]) -> Links:
 
 
 def ticket_view(session: Session, rules: Rules, actor: Actor, ticket: Ticket, now: datetime,
-                links: Links | None = None) -> dict[str, Any]:
+                links: Links | None = None, paging: dict[str, Any] | None = None
+                ) -> dict[str, Any]:
     """The ticket as CONTRACT.md shapes it, for this caller (``available_transitions``)."""
     sla = sla_of(rules, ticket, now)
     if links is None:
@@ -72,7 +73,7 @@ def ticket_view(session: Session, rules: Rules, actor: Actor, ticket: Ticket, no
         "available_transitions": tickets.available_transitions(session, rules, actor, ticket),
         "after_hours": ticket.after_hours,
         "sla": sla.as_dict() if sla is not None else None,
-        "paging": paging_of(session, ticket),
+        "paging": paging if paging is not None else paging_of(session, ticket),
         "outage": ticket.outage, "resolution": ticket.resolution,
         "details": dict(ticket.details or {}),
         "incidents": links[ticket.id]["incidents"],
@@ -147,7 +148,9 @@ class TicketList(MethodView):
         rows, next_cursor = tickets.list_tickets(
             session, rules, actor, tickets.TicketFilters(**filters), cursor=cursor, limit=limit)
         links = links_of(session, rules, [t.id for t in rows])
-        return {"items": [ticket_view(session, rules, actor, t, now, links) for t in rows],
+        paging = paging_of_many(session, rows)
+        return {"items": [ticket_view(session, rules, actor, t, now, links, paging[t.id])
+                          for t in rows],
                 "next_cursor": next_cursor}
 
 

@@ -223,7 +223,8 @@ def on_ticket_change(session: Session, rules: Rules, ticket: Ticket, now: dateti
     if ticket.kind != "incident":
         return
     _schedule_sla_check(session, ticket, now)
-    active = active_escalation(session, ticket.id)
+    # a ticket just created has no escalation yet: spare the query on the hot submit path
+    active = None if what == "created" else active_escalation(session, ticket.id)
     if what == "acknowledge":
         if active is not None:
             _stop(session, rules, ticket, active, now, reason="acknowledged", follow="acknowledge",
@@ -636,9 +637,25 @@ def check_sla(session: Session, rules: Rules, ticket_id: int, now: datetime) -> 
 # --- read side for the ticket JSON --------------------------------------------------------
 
 def paging_summary(session: Session, ticket: Ticket) -> dict[str, Any]:
-    pages = session.scalars(select(Page).where(Page.ticket_id == ticket.id).order_by(Page.id))
-    escalation = session.scalar(select(Escalation).where(Escalation.ticket_id == ticket.id)
-                                .order_by(Escalation.id.desc()).limit(1))
+    return paging_summaries(session, [ticket])[ticket.id]
+
+
+def paging_summaries(session: Session, tickets_: list[Ticket]) -> dict[int, dict[str, Any]]:
+    """The paging of several tickets in two queries (a list page must not cost two per row)."""
+    ids = [t.id for t in tickets_]
+    pages_of: dict[int, list[Page]] = {i: [] for i in ids}
+    latest: dict[int, Escalation] = {}
+    if ids:
+        for page in session.scalars(select(Page).where(Page.ticket_id.in_(ids))
+                                    .order_by(Page.id)):
+            pages_of[page.ticket_id].append(page)
+        for escalation in session.scalars(select(Escalation).where(Escalation.ticket_id.in_(ids))
+                                          .order_by(Escalation.id)):
+            latest[escalation.ticket_id] = escalation
+    return {t.id: _summary(t, pages_of[t.id], latest.get(t.id)) for t in tickets_}
+
+
+def _summary(ticket: Ticket, pages: list[Page], escalation: Escalation | None) -> dict[str, Any]:
     return {
         "pages": [{"level": p.level, "hook": p.hook.name, "action": p.action,
                    "status": p.status, "webhook_id": p.message_id, "attempts": p.attempts,

@@ -17,3 +17,10 @@ def paging_of(session: Session, ticket: Ticket) -> dict[str, Any]:
     from itilflow.services.paging import paging_summary
 
     return paging_summary(session, ticket)
+
+
+def paging_of_many(session: Session, tickets: list[Ticket]) -> dict[int, dict[str, Any]]:
+    """``paging_of`` for a page of tickets, in two queries."""
+    from itilflow.services.paging import paging_summaries
+
+    return paging_summaries(session, tickets)
