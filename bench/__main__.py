@@ -113,7 +113,8 @@ def login_cookie(port: int, email: str) -> str:
     return "; ".join(f"{c.name}={c.value}" for c in s.cookies)
 
 
-def measure_http(port: int, info: dict, n_requests: int, concurrency: int, rt) -> list[dict]:
+def measure_http(port: int, info: dict, n_requests: int, concurrency: int, rt,
+                 read_concurrency: int) -> list[dict]:
     rep = {"Authorization": f"Bearer {info['tokens']['rep@gst.bench']}",
            "Content-Type": "application/json"}
     sit = {"Authorization": f"Bearer {info['tokens']['agent@sit.bench']}",
@@ -138,13 +139,14 @@ def measure_http(port: int, info: dict, n_requests: int, concurrency: int, rt) -
     cookie = login_cookie(port, "agent@sit.bench")
     results.append(run_load("agent queue page (GET /agent)", "127.0.0.1", port,
                             lambda i: ("GET", "/agent", None), total=reads,
-                            concurrency=concurrency, headers={"Cookie": cookie}).summary())
+                            concurrency=read_concurrency, headers={"Cookie": cookie}).summary())
     for name, path in [("ticket list first page (GET /api/v1/tickets)", "/api/v1/tickets"),
                        ("ticket list filtered", "/api/v1/tickets?state=new&layer=operating_system"
                                                 "&priority=P3"),
                        ("ticket list text search", "/api/v1/tickets?q=certificate")]:
         results.append(run_load(name, "127.0.0.1", port, lambda i, p=path: ("GET", p, None),
-                                total=reads, concurrency=concurrency, headers=sit).summary())
+                                total=reads, concurrency=read_concurrency,
+                                headers=sit).summary())
     return results
 
 
@@ -250,7 +252,8 @@ def run_backend(backend: str, sizes: list[int], args) -> dict:
             seeded = time.perf_counter() - t0
             print(f"[{backend}] {n:,} tickets (+{added:,} in {seeded:.1f}s)", flush=True)
             with Server(url, args.workers) as server:
-                http = measure_http(server.port, info, args.requests, args.concurrency, rt)
+                http = measure_http(server.port, info, args.requests, args.concurrency, rt,
+                                    args.read_concurrency or args.concurrency)
                 web_peak = server.worker_peak_mb()
             floor = measure_floor(url, args.requests, args.concurrency) \
                 if backend == "postgresql" else []
@@ -309,6 +312,17 @@ def markdown(results: list[dict], extras: dict) -> str:
     return "\n".join(lines)
 
 
+def _run_script(command: list[str]) -> dict:
+    """Run one of the standalone benchmarks and keep what it printed."""
+    try:
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1200,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    except subprocess.TimeoutExpired:
+        return {"command": " ".join(command[1:]), "error": "timed out after 1200 s"}
+    return {"command": " ".join(command[1:]), "exit": done.returncode,
+            "output": done.stdout.strip().splitlines()[-40:]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--tickets", default="10000,100000",
@@ -316,6 +330,8 @@ def main() -> None:
     parser.add_argument("--backends", default="postgresql,sqlite")
     parser.add_argument("--requests", type=int, default=2000, help="requests per write test")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--read-concurrency", type=int, default=0,
+                        help="concurrency of the page and list reads (default: --concurrency)")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument("--skip-paging", action="store_true")
     parser.add_argument("--skip-report", action="store_true")
@@ -326,19 +342,11 @@ def main() -> None:
     results = [run_backend(b.strip(), sizes, args) for b in args.backends.split(",") if b.strip()]
     extras: dict = {}
     if not args.skip_paging:
-        try:
-            from bench import paging
-
-            extras["page-out latency (10,000 open escalation timers)"] = paging.run()
-        except ImportError as exc:
-            extras["page-out latency"] = {"skipped": str(exc)}
+        extras["page-out latency (python -m bench.paging: 10,000 open escalation timers)"] = \
+            _run_script([sys.executable, "-m", "bench.paging"])
     if not args.skip_report:
-        try:
-            from bench import report
-
-            extras["monthly report (100,000 tickets in the month)"] = report.run()
-        except ImportError as exc:
-            extras["monthly report"] = {"skipped": str(exc)}
+        extras["monthly report (python bench/report.py: 100,000 tickets in the month)"] = \
+            _run_script([sys.executable, "bench/report.py"])
     for res in results:
         res["growth"] = growth(res)
     (RESULTS / "results.json").write_text(json.dumps({"results": results, "extras": extras},

@@ -97,7 +97,7 @@ Index("ix_tickets_party_state_id", Ticket.responsible_party, Ticket.state, Ticke
 Index("ix_tickets_customer_id", Ticket.customer_id, Ticket.id)
 Index("ix_tickets_system_id", Ticket.system_id, Ticket.id)
 Index("ix_tickets_kind_state_id", Ticket.kind, Ticket.state, Ticket.id)
-Index("ix_tickets_sla_due", Ticket.sla_due_at)
+Index("ix_tickets_sla_due", Ticket.sla_due_at, Ticket.id)
 
 
 class TicketEvent(Base):

@@ -261,7 +261,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_tickets_kind_created', ['kind', 'created_at'], unique=False)
         batch_op.create_index('ix_tickets_kind_state_id', ['kind', 'state', 'id'], unique=False)
         batch_op.create_index('ix_tickets_party_state_id', ['responsible_party', 'state', 'id'], unique=False)
-        batch_op.create_index('ix_tickets_sla_due', ['sla_due_at'], unique=False)
+        batch_op.create_index('ix_tickets_sla_due', ['sla_due_at', 'id'], unique=False)
         batch_op.create_index('ix_tickets_system_id', ['system_id', 'id'], unique=False)
 
     op.create_table('change_windows',
