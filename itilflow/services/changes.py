@@ -20,6 +20,7 @@ from itilflow.domain.parties import Layer, Party, Role
 from itilflow.models import Consultation, Organisation, System, Ticket, User
 from itilflow.models.change import ChangeTemplate, ChangeWindow, FreezePeriod
 from itilflow.services import directory, tickets
+from itilflow.services.fields import clean_text
 from itilflow.services.rules import Rules
 
 CHANGE_TYPES = ("standard", "normal", "emergency")
@@ -78,8 +79,8 @@ def create_template(session: Session, rules: Rules, actor_ctx: Actor, data: dict
         errors["key"] = ["Lower-case letters, digits, '-' and '_', at most 64 characters."]
     name = description = None
     try:
-        name = tickets._text(data.get("name"), "name", required=True, max_length=200)
-        description = tickets._text(data.get("description"), "description", required=False) or ""
+        name = clean_text(data.get("name"), "name", required=True, max_length=200)
+        description = clean_text(data.get("description"), "description", required=False) or ""
     except ValidationError as exc:
         errors.update(exc.errors)
     activity = data.get("activity")
@@ -146,8 +147,8 @@ def create_freeze_period(session: Session, actor_ctx: Actor, data: dict, *, now:
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
     checks = {
-        "name": lambda: tickets._text(data.get("name"), "name", required=True, max_length=200),
-        "reason": lambda: tickets._text(data.get("reason"), "reason", required=False) or "",
+        "name": lambda: clean_text(data.get("name"), "name", required=True, max_length=200),
+        "reason": lambda: clean_text(data.get("reason"), "reason", required=False) or "",
         "starts_at": lambda: _instant(data.get("starts_at"), "starts_at"),
         "ends_at": lambda: _instant(data.get("ends_at"), "ends_at"),
     }
@@ -300,10 +301,10 @@ def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
     elif data.get("template") is not None and change_type != "standard":
         errors["change_type"] = ["A change from a template is a standard change."]
     checks = {
-        "title": lambda: tickets._text(
+        "title": lambda: clean_text(
             data.get("title") or (template.name if template else None), "title", required=True,
             max_length=tickets.TITLE_MAX),
-        "description": lambda: tickets._text(
+        "description": lambda: clean_text(
             data.get("description") or (template.description if template else None),
             "description", required=False) or "",
         "layer": lambda: tickets._layer(

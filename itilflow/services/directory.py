@@ -17,6 +17,7 @@ from itilflow.domain.access import Actor
 from itilflow.domain.errors import Conflict, NotFound, NotPermitted, ValidationError
 from itilflow.domain.parties import ROLE_ORG_KIND, OrgKind, Role
 from itilflow.models import ApiToken, Organisation, System, User
+from itilflow.services.fields import clean_text
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -42,26 +43,10 @@ def require_admin(actor: Actor | None) -> None:
         raise NotPermitted("Only an admin may do this.")
 
 
-def _clean(value: Any, name: str, *, max_length: int, required: bool = True) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ValidationError(f"{name} is required.", {name: ["Missing data for required field."]})
-        return ""
-    if not isinstance(value, str):
-        raise ValidationError(f"{name} must be text.", {name: ["Not a valid string."]})
-    value = value.strip()
-    if len(value) > max_length:
-        raise ValidationError(f"{name} is too long.", {name: [f"At most {max_length} characters."]})
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
-        raise ValidationError(f"{name} has control characters.",
-                              {name: ["Control characters are not allowed."]})
-    return value
-
-
 def create_organisation(session: Session, *, name: Any, kind: Any, now: datetime,
                         actor: Actor | None = None) -> Organisation:
     require_admin(actor)
-    name = _clean(name, "name", max_length=200)
+    name = clean_text(name, "name", max_length=200)
     if kind not in {k.value for k in OrgKind}:
         raise ValidationError("Unknown organisation kind.",
                               {"kind": ["Must be one of: customer, provider, supplier."]})
@@ -85,10 +70,10 @@ def organisation_by_name(session: Session, name: Any) -> Organisation:
 def create_user(session: Session, *, email: Any, name: Any, organisation: Any, role: Any,
                 password: Any, now: datetime, actor: Actor | None = None) -> User:
     require_admin(actor)
-    email = _clean(email, "email", max_length=254).lower()
+    email = clean_text(email, "email", max_length=254).lower()
     if not EMAIL_RE.match(email):
         raise ValidationError("Not a valid email address.", {"email": ["Not a valid email address."]})
-    name = _clean(name, "name", max_length=200, required=False) or email.split("@")[0]
+    name = clean_text(name, "name", max_length=200, required=False) or email.split("@")[0]
     if role not in {r.value for r in Role}:
         raise ValidationError("Unknown role.",
                               {"role": [f"Must be one of: {', '.join(r.value for r in Role)}."]})
@@ -185,7 +170,7 @@ def _environments(value: Any) -> list[str]:
     if not isinstance(value, list) or not value or not all(isinstance(e, str) for e in value):
         raise ValidationError("Environments must be a non-empty list of names.",
                               {"environments": ["A non-empty list of names such as production."]})
-    envs = [_clean(e, "environments", max_length=40).lower() for e in value]
+    envs = [clean_text(e, "environments", max_length=40).lower() for e in value]
     if len(set(envs)) != len(envs):
         raise ValidationError("An environment is listed twice.", {"environments": ["Duplicates."]})
     return envs
@@ -222,7 +207,7 @@ def create_system(session: Session, *, key: Any, name: Any, customer: Any, envir
     if not isinstance(key, str) or not KEY_RE.match(key):
         raise ValidationError("Not a valid system key.",
                               {"key": ["Lower-case letters, digits, - and _, at most 64."]})
-    name = _clean(name, "name", max_length=200)
+    name = clean_text(name, "name", max_length=200)
     try:
         org = organisation_by_name(session, customer)
     except NotFound:
@@ -245,7 +230,7 @@ def update_system(session: Session, system: System, changes: dict[str, Any], *,
                   actor: Actor | None = None) -> System:
     require_admin(actor)
     if "name" in changes:
-        system.name = _clean(changes["name"], "name", max_length=200)
+        system.name = clean_text(changes["name"], "name", max_length=200)
     if "environments" in changes:
         system.environments = _environments(changes["environments"])
     if "vagtordning" in changes:

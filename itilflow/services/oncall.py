@@ -18,6 +18,7 @@ from itilflow.domain.errors import Conflict, NotFound, ValidationError
 from itilflow.domain.oncall import ScheduleError
 from itilflow.models.oncall import OncallOverride, OncallSchedule
 from itilflow.services import directory
+from itilflow.services.fields import clean_text
 
 NAME_MAX = 100
 MAX_OVERRIDES = 500
@@ -112,7 +113,7 @@ def create_schedule(session: Session, actor: Actor, data: dict[str, Any], *, now
         errors[name] = ["Unknown field."]
     name = None
     try:
-        name = directory._clean(data.get("name"), "name", max_length=NAME_MAX)
+        name = clean_text(data.get("name"), "name", max_length=NAME_MAX)
     except ValidationError as exc:
         errors.update(exc.errors)
     tz_name = data.get("timezone", DEFAULT_TIMEZONE)

@@ -32,6 +32,7 @@ from itilflow.models.paging import (
     PagerHook,
 )
 from itilflow.services import directory, oncall, tickets
+from itilflow.services.fields import clean_text
 from itilflow.services.history import append_event
 from itilflow.services.outbox import enqueue
 from itilflow.services.rules import Rules
@@ -72,7 +73,7 @@ def create_hook(session: Session, actor: Actor, data: dict[str, Any], *, now: da
         errors[name] = ["Unknown field."]
     values: dict[str, Any] = {}
     for name, check in (
-        ("name", lambda: directory._clean(data.get("name"), "name", max_length=NAME_MAX)),
+        ("name", lambda: clean_text(data.get("name"), "name", max_length=NAME_MAX)),
         ("url", lambda: _clean_url(data.get("url"))),
     ):
         try:

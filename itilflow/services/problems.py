@@ -25,6 +25,7 @@ from itilflow.domain.errors import (
 )
 from itilflow.models import Ticket, User
 from itilflow.services import directory, tickets
+from itilflow.services.fields import clean_text
 from itilflow.services.history import append_event
 from itilflow.services.rules import Rules
 
@@ -160,7 +161,7 @@ def search_known_errors(session: Session, rules: Rules, actor_ctx: Actor, *, q: 
                         system: Any = None, limit: int = 20) -> list[dict[str, Any]]:
     """Known errors (with a workaround) the actor may see, by words of ``q`` and/or a system
     key; without ``q`` every known error (of the system), newest first."""
-    text = tickets._text(q, "q", required=False, max_length=200) if q is not None else None
+    text = clean_text(q, "q", required=False, max_length=200) if q is not None else None
     system_id = None
     if system is not None:
         system_id = directory.system_for(session, actor_ctx, system).id
@@ -211,7 +212,7 @@ def resolve_linked_incidents(session: Session, rules: Rules, actor: User, actor_
             or problem.state == "cancelled":
         raise InvalidTransition("Resolve the problem first.")
     number = tickets.number_of(rules, problem)
-    text = tickets._text(resolution, "resolution", required=False) or \
+    text = clean_text(resolution, "resolution", required=False) or \
         f"Resolved by {number}: {problem.resolution or problem.title}"
     incident_flow = rules.workflow("incident")
     results = []

@@ -18,6 +18,7 @@ from itilflow.domain.errors import NotPermitted, ValidationError
 from itilflow.domain.parties import Role
 from itilflow.models import Ticket, User
 from itilflow.services import tickets
+from itilflow.services.fields import clean_text
 from itilflow.services.rules import Rules
 
 #: the matrix rows a service request may be for
@@ -36,9 +37,9 @@ def submit_request(session: Session, rules: Rules, actor: User, actor_ctx: Actor
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
     checks = {
-        "title": lambda: tickets._text(data.get("title"), "title", required=True,
+        "title": lambda: clean_text(data.get("title"), "title", required=True,
                                        max_length=tickets.TITLE_MAX),
-        "description": lambda: tickets._text(data.get("description"), "description",
+        "description": lambda: clean_text(data.get("description"), "description",
                                              required=False) or "",
         "layer": lambda: tickets._layer(data.get("layer"), required=True),
         "system": lambda: tickets._system_and_env(session, actor_ctx, data.get("system"),

@@ -29,6 +29,7 @@ from itilflow.domain.priority import PRIORITIES, priority_of
 from itilflow.domain.workflow import FieldSpec, TransitionSpec, Workflow
 from itilflow.models import Consultation, System, Ticket, TicketEvent, User
 from itilflow.services import directory
+from itilflow.services.fields import clean_text
 from itilflow.services.history import append_event
 from itilflow.services.outbox import enqueue
 from itilflow.services.rules import Rules
@@ -38,7 +39,6 @@ NUMBER_RE = re.compile(r"^([A-Z]{2,5})-(\d{1,12})$")
 TITLE_MAX = 200
 #: ids are 32-bit integer columns: a larger number is no row (and must not reach PostgreSQL)
 MAX_ID = 2**31 - 1
-TEXT_MAX = 20_000
 #: the ticket fields a trigger may set, beyond the core columns; kept in ``details``
 DETAIL_FIELDS = frozenset({"risk", "impact_assessment", "outcome", "root_cause", "workaround"})
 RESPONSE_TRIGGERS = frozenset({"assign", "start_work", "acknowledge", "resolve", "investigate",
@@ -49,22 +49,6 @@ RESPONSE_TRIGGERS = frozenset({"assign", "start_work", "acknowledge", "resolve",
 
 def number_of(rules: Rules, ticket: Ticket) -> str:
     return f"{rules.workflow(ticket.kind).prefix}-{ticket.id:06d}"
-
-
-def _text(value: Any, name: str, *, required: bool, max_length: int = TEXT_MAX) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ValidationError(f"{name} is required.", {name: ["Missing data for required field."]})
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(f"{name} must be text.", {name: ["Not a valid string."]})
-    value = value.strip()
-    if len(value) > max_length:
-        raise ValidationError(f"{name} is too long.", {name: [f"At most {max_length} characters."]})
-    if any((ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in value):
-        raise ValidationError(f"{name} contains control characters.",
-                              {name: ["Control characters are not allowed."]})
-    return value
 
 
 def _level(value: Any, name: str) -> int:
@@ -205,8 +189,8 @@ def submit_incident(session: Session, rules: Rules, actor: User, actor_ctx: Acto
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
     checks = {
-        "title": lambda: _text(data.get("title"), "title", required=True, max_length=TITLE_MAX),
-        "description": lambda: _text(data.get("description"), "description", required=False)
+        "title": lambda: clean_text(data.get("title"), "title", required=True, max_length=TITLE_MAX),
+        "description": lambda: clean_text(data.get("description"), "description", required=False)
         or "",
         "impact": lambda: _level(data.get("impact"), "impact"),
         "urgency": lambda: _level(data.get("urgency"), "urgency"),
@@ -262,11 +246,11 @@ def submit_problem(session: Session, rules: Rules, actor: User, actor_ctx: Actor
         errors["system"] = ["No such system."]
     title = description = layer = None
     try:
-        title = _text(data.get("title"), "title", required=True, max_length=TITLE_MAX)
+        title = clean_text(data.get("title"), "title", required=True, max_length=TITLE_MAX)
     except ValidationError as exc:
         errors.update(exc.errors)
     try:
-        description = _text(data.get("description"), "description", required=False) or ""
+        description = clean_text(data.get("description"), "description", required=False) or ""
     except ValidationError as exc:
         errors.update(exc.errors)
     try:
@@ -461,7 +445,7 @@ def _escape_like(text: str) -> str:
 def _field_value(session: Session, rules: Rules, ticket: Ticket, spec: FieldSpec, raw: Any
                  ) -> Any:
     if spec.type == "text":
-        return _text(raw, spec.name, required=spec.required, max_length=spec.max_length)
+        return clean_text(raw, spec.name, required=spec.required, max_length=spec.max_length)
     if raw is None:
         if spec.required:
             raise ValidationError(f"{spec.name} is required.",
@@ -677,7 +661,7 @@ def _answer_consultation(session: Session, ticket: Ticket, actor: User, actor_ct
 def add_comment(session: Session, rules: Rules, actor: User, actor_ctx: Actor, ticket_ref: Any,
                 body: Any, *, now: datetime) -> TicketEvent:
     ticket = get_ticket(session, rules, actor_ctx, ticket_ref)
-    text = _text(body, "body", required=True)
+    text = clean_text(body, "body", required=True)
     if actor_ctx.role is Role.ADMIN:
         raise NotPermitted("Admins do not comment on tickets.")
     ticket.updated_at = now
