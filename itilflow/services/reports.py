@@ -26,6 +26,7 @@ from itilflow.domain.priority import PRIORITIES
 from itilflow.domain.sla import sla_status
 from itilflow.models import Organisation, OutboxMessage, System, Ticket, TicketEvent, User
 from itilflow.services import tickets as ticket_service
+from itilflow.services.fields import clean_text
 from itilflow.services.history import append_event
 from itilflow.services.outbox import enqueue
 from itilflow.services.rules import Rules
@@ -495,7 +496,7 @@ def correct_outage(session: Session, rules: Rules, actor: User, actor_ctx: Actor
     if new_start and new_end and new_end <= new_start:
         errors["end"] = ["Must be after start."]
     try:
-        why = ticket_service._text(reason, "reason", required=True, max_length=2000)
+        why = clean_text(reason, "reason", required=True, max_length=2000)
     except ValidationError as exc:
         errors.update(exc.errors)
         why = None
