@@ -344,6 +344,14 @@ def _stop(session: Session, rules: Rules, ticket: Ticket, escalation: Escalation
     if reason == "acknowledged":
         escalation.acknowledged_at = now
         escalation.acknowledged_by = by
+    _follow_up(session, rules, ticket, escalation, follow, now)
+    session.flush()
+
+
+def _follow_up(session: Session, rules: Rules, ticket: Ticket, escalation: Escalation,
+               action: str, now: datetime) -> None:
+    """Send ``action`` (acknowledge or resolve) to every hook the escalation paged, at the
+    highest level it paged that hook."""
     paged = session.execute(
         select(Page.hook_id, func.max(Page.level)).where(
             Page.escalation_id == escalation.id, Page.action == "trigger",
@@ -352,8 +360,7 @@ def _stop(session: Session, rules: Rules, ticket: Ticket, escalation: Escalation
     for hook_id, level in paged:
         hook = session.get(PagerHook, hook_id)
         if hook is not None:
-            _page(session, rules, ticket, escalation, hook, level, follow, now)
-    session.flush()
+            _page(session, rules, ticket, escalation, hook, level, action, now)
 
 
 def _resolve_acknowledged(session: Session, rules: Rules, ticket: Ticket, now: datetime) -> None:
@@ -365,15 +372,7 @@ def _resolve_acknowledged(session: Session, rules: Rules, ticket: Ticket, now: d
     if session.scalar(select(Page.id).where(Page.escalation_id == last.id,
                                             Page.action == "resolve").limit(1)) is not None:
         return
-    paged = session.execute(
-        select(Page.hook_id, func.max(Page.level)).where(
-            Page.escalation_id == last.id, Page.action == "trigger",
-            Page.status.in_(("pending", "delivered")))
-        .group_by(Page.hook_id)).all()
-    for hook_id, level in paged:
-        hook = session.get(PagerHook, hook_id)
-        if hook is not None:
-            _page(session, rules, ticket, last, hook, level, "resolve", now)
+    _follow_up(session, rules, ticket, last, "resolve", now)
 
 
 # --- the worker's side --------------------------------------------------------------------

@@ -87,14 +87,7 @@ def link_incident(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
     if incident in problem.incidents:
         raise Conflict("The incident is linked to this problem already.")
     problem.incidents.append(incident)
-    problem.updated_at = now
-    incident.updated_at = now
-    session.flush()
-    append_event(session, problem, kind="linked", actor=actor, now=now,
-                 data={"incident": tickets.number_of(rules, incident)})
-    append_event(session, incident, kind="linked", actor=actor, now=now,
-                 data={"problem": tickets.number_of(rules, problem)})
-    session.flush()
+    _record_link(session, rules, actor, problem, incident, "linked", now)
     return problem
 
 
@@ -105,15 +98,21 @@ def unlink_incident(session: Session, rules: Rules, actor: User, actor_ctx: Acto
     if incident not in problem.incidents:
         raise Conflict("The incident is not linked to this problem.")
     problem.incidents.remove(incident)
+    _record_link(session, rules, actor, problem, incident, "unlinked", now)
+    return problem
+
+
+def _record_link(session: Session, rules: Rules, actor: User, problem: Ticket, incident: Ticket,
+                 kind: str, now: datetime) -> None:
+    """Both tickets' histories record a link change, each naming the other."""
     problem.updated_at = now
     incident.updated_at = now
     session.flush()
-    append_event(session, problem, kind="unlinked", actor=actor, now=now,
+    append_event(session, problem, kind=kind, actor=actor, now=now,
                  data={"incident": tickets.number_of(rules, incident)})
-    append_event(session, incident, kind="unlinked", actor=actor, now=now,
+    append_event(session, incident, kind=kind, actor=actor, now=now,
                  data={"problem": tickets.number_of(rules, problem)})
     session.flush()
-    return problem
 
 
 def _summary(rules: Rules, ticket: Ticket) -> dict[str, Any]:
