@@ -37,10 +37,12 @@ def current_actor() -> tuple[User, Actor]:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise NotAuthenticated("Use Authorization: Bearer <token>.")
-        user = directory.user_for_token(session, token, now=utcnow())
-        if user is None:
+        row = directory.token_in_use(session, token, now=utcnow())
+        if row is None:
             raise NotAuthenticated("Unknown or revoked token.")
+        user = row.user
         g.api_auth = "token"
+        g.api_token = row  # the access log records the token's use without reading it again
     else:
         if not current_user.is_authenticated:
             raise NotAuthenticated("Authentication required: send Authorization: Bearer <token>.")

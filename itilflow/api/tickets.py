@@ -18,7 +18,7 @@ from itilflow.api.errors import API_PREFIX, error_docs
 from itilflow.domain.access import Actor
 from itilflow.models import Ticket, TicketEvent, User, problem_incidents
 from itilflow.runtime import db, runtime, utcnow
-from itilflow.services import tickets
+from itilflow.services import known, tickets
 from itilflow.services.paging_view import paging_of, paging_of_many
 from itilflow.services.rules import Rules
 from itilflow.services.sla import sla_of
@@ -57,8 +57,12 @@ def ticket_view(session: Session, rules: Rules, actor: Actor, ticket: Ticket, no
                 ) -> dict[str, Any]:
     """The ticket as CONTRACT.md shapes it, for this caller (``available_transitions``)."""
     sla = sla_of(rules, ticket, now)
-    if links is None:
-        links = links_of(session, rules, [ticket.id])
+    if links is None or paging is None:
+        # one query tells whether there are links and paging to read (usually not)
+        seen = known.get(session, ticket.id) or known.load(session, ticket.id)
+        if links is None:
+            links = links_of(session, rules, [ticket.id]) if seen.linked else \
+                {ticket.id: {"incidents": [], "problems": []}}
     return {
         "id": ticket.id, "number": tickets.number_of(rules, ticket), "kind": ticket.kind,
         "state": ticket.state, "title": ticket.title, "description": ticket.description or "",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -44,12 +44,15 @@ class PageDecision:
     reason: str
 
 
-def paging_party(layer: Layer | str | None, *, customer_has_levels: bool) -> Party:
+def paging_party(layer: Layer | str | None, *,
+                 customer_has_levels: bool | Callable[[], bool]) -> Party:
     """Whose levels are paged: the provider's for operating system, infrastructure and an unknown
     layer; the customer's own for application and middleware where it has set some, else the
-    provider's (SIT's vagtordning covers the whole system)."""
+    provider's (SIT's vagtordning covers the whole system). ``customer_has_levels`` may be a
+    function, asked only when the answer matters (it costs the caller a query)."""
     owner = LAYER_OWNER[Layer(layer)] if layer else Party.PROVIDER
-    if owner is Party.CUSTOMER and customer_has_levels:
+    if owner is Party.CUSTOMER and (customer_has_levels() if callable(customer_has_levels)
+                                    else customer_has_levels):
         return Party.CUSTOMER
     return Party.PROVIDER
 
@@ -57,7 +60,7 @@ def paging_party(layer: Layer | str | None, *, customer_has_levels: bool) -> Par
 def decide_page(calendar: BusinessCalendar, *, at: datetime, kind: str, priority: str,
                 environment: str, vagtordning: bool, layer: Layer | str | None,
                 page_priorities: frozenset[str] | set[str],
-                customer_has_levels: bool = False) -> PageDecision:
+                customer_has_levels: bool | Callable[[], bool] = False) -> PageDecision:
     """Page or wait, for a ticket as it stands at the instant ``at``."""
     if kind != "incident":
         return PageDecision(False, None, "only incidents page")

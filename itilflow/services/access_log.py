@@ -68,14 +68,33 @@ def record(session: Session, action: str, *, now: datetime, actor: User | None =
     return entry
 
 
+#: target -> when this process last saw the token's use logged: a busy token costs one query a
+#: minute per process, not one per call (a process that has not seen it asks the log)
+_token_use_seen: dict[str, datetime] = {}
+
+
 def token_used_recently(session: Session, target: str, *, now: datetime,
                         within: timedelta = timedelta(minutes=1)) -> bool:
     """Whether this token's use was logged within the last minute (token use is logged coarsely)."""
-    return session.scalar(
-        select(AccessLogEntry.id).where(AccessLogEntry.action == "token_use",
+    seen = _token_use_seen.get(target)
+    if seen is not None and now - within < seen <= now:
+        return True
+    last = session.scalar(
+        select(AccessLogEntry.at).where(AccessLogEntry.action == "token_use",
                                         AccessLogEntry.at > now - within,
-                                        AccessLogEntry.target == target).limit(1)
-    ) is not None
+                                        AccessLogEntry.at <= now,
+                                        AccessLogEntry.target == target)
+        .order_by(AccessLogEntry.at.desc()).limit(1))
+    if last is None:
+        return False
+    _remember_token_use(target, last)
+    return True
+
+
+def _remember_token_use(target: str, at: datetime) -> None:
+    if len(_token_use_seen) > 10_000:
+        _token_use_seen.clear()
+    _token_use_seen[target] = at
 
 
 # --- failed logins ------------------------------------------------------------------------

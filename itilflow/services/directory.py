@@ -146,15 +146,22 @@ def create_token(session: Session, user: User, *, now: datetime, name: str = "cl
     return token
 
 
-def user_for_token(session: Session, token: str, *, now: datetime) -> User | None:
+def token_in_use(session: Session, token: str, *, now: datetime) -> ApiToken | None:
+    """The live token row for a Bearer token (unknown, revoked or of an inactive user: None);
+    marks it used, coarsely, so a busy token does not write on every call."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200 or "\x00" in token:
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-        row.last_used_at = now  # coarse, so a busy token does not write on every call
-    return row.user
+        row.last_used_at = now
+    return row
+
+
+def user_for_token(session: Session, token: str, *, now: datetime) -> User | None:
+    row = token_in_use(session, token, now=now)
+    return row.user if row is not None else None
 
 
 def revoke_token(session: Session, token_id: int, *, user: User, now: datetime) -> None:

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from itilflow.models import Ticket, TicketEvent, User
+from itilflow.services import known
 
-GENESIS = "0" * 64
+GENESIS = known.GENESIS
 
 
 def _digest(prev_hash: str, event: TicketEvent) -> str:
@@ -33,14 +34,20 @@ def _digest(prev_hash: str, event: TicketEvent) -> str:
 def append_event(session: Session, ticket: Ticket, *, kind: str, actor: User | None,
                  now: datetime, trigger: str | None = None, from_state: str | None = None,
                  to_state: str | None = None, data: dict[str, Any] | None = None) -> TicketEvent:
-    """Write one history row chained to the ticket's last one."""
-    last = session.execute(
-        select(TicketEvent.seq, TicketEvent.hash)
-        .where(TicketEvent.ticket_id == ticket.id)
-        .order_by(TicketEvent.seq.desc())
-        .limit(1)
-    ).first()
-    seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
+    """Write one history row chained to the ticket's last one (read once per transaction:
+    ``services.known`` keeps the head while the ticket's row lock is held)."""
+    head = known.get(session, ticket.id)
+    if head is not None:
+        last_seq, prev_hash = head.head
+    else:
+        last = session.execute(
+            select(TicketEvent.seq, TicketEvent.hash)
+            .where(TicketEvent.ticket_id == ticket.id)
+            .order_by(TicketEvent.seq.desc())
+            .limit(1)
+        ).first()
+        last_seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS)
+    seq = last_seq + 1
     event = TicketEvent(
         ticket_id=ticket.id, seq=seq, kind=kind, trigger=trigger, from_state=from_state,
         to_state=to_state, actor_id=actor.id if actor else None,
@@ -50,6 +57,7 @@ def append_event(session: Session, ticket: Ticket, *, kind: str, actor: User | N
     )
     event.hash = _digest(prev_hash, event)
     session.add(event)
+    known.advance_head(session, ticket.id, seq, event.hash)
     return event
 
 

@@ -31,10 +31,10 @@ from itilflow.models.paging import (
     Page,
     PagerHook,
 )
-from itilflow.services import directory, oncall, tickets
+from itilflow.services import directory, known, oncall, tickets
 from itilflow.services.fields import clean_text
 from itilflow.services.history import append_event
-from itilflow.services.outbox import enqueue
+from itilflow.services.outbox import enqueue, enqueue_once
 from itilflow.services.rules import Rules
 from itilflow.services.sla import refresh_due, sla_of
 
@@ -203,12 +203,12 @@ def ticket_view(rules: Rules, ticket: Ticket) -> dict[str, Any]:
 
 def decide(session: Session, rules: Rules, ticket: Ticket, now: datetime
            ) -> rules_of_paging.PageDecision:
-    customer_levels = bool(levels_of(session, ticket.system_id, Party.CUSTOMER.value))
     return rules_of_paging.decide_page(
         rules.calendar, at=now, kind=ticket.kind, priority=ticket.priority,
         environment=ticket.environment, vagtordning=ticket.system.vagtordning,
         layer=ticket.layer, page_priorities=rules.page_priorities,
-        customer_has_levels=customer_levels)
+        customer_has_levels=lambda: bool(levels_of(session, ticket.system_id,
+                                                   Party.CUSTOMER.value)))
 
 
 def active_escalation(session: Session, ticket_id: int) -> Escalation | None:
@@ -223,9 +223,12 @@ def on_ticket_change(session: Session, rules: Rules, ticket: Ticket, now: dateti
     Writes only paging and outbox rows (never the ticket's own columns)."""
     if ticket.kind != "incident":
         return
-    _schedule_sla_check(session, ticket, now)
-    # a ticket just created has no escalation yet: spare the query on the hot submit path
-    active = None if what == "created" else active_escalation(session, ticket.id)
+    _schedule_sla_check(session, ticket, now, new=what == "created")
+    # a ticket just created, or one known not to be escalating, has no escalation to follow:
+    # spare the query on the hot submit and transition paths
+    seen = known.get(session, ticket.id)
+    active = None if what == "created" or (seen is not None and not seen.escalating) \
+        else active_escalation(session, ticket.id)
     if what == "acknowledge":
         if active is not None:
             _stop(session, rules, ticket, active, now, reason="acknowledged", follow="acknowledge",
@@ -234,7 +237,7 @@ def on_ticket_change(session: Session, rules: Rules, ticket: Ticket, now: dateti
     if what in STOP_TRIGGERS:
         if active is not None:
             _stop(session, rules, ticket, active, now, reason=what, follow="resolve", by=None)
-        else:
+        elif seen is None or seen.paged:
             _resolve_acknowledged(session, rules, ticket, now)
         return
     if what not in ("created", "reclassify", "reprioritise"):
@@ -265,6 +268,7 @@ def start_escalation(session: Session, rules: Rules, ticket: Ticket, party: str,
                  "schedule": lv.schedule.name if lv.schedule else None} for lv in levels])
     session.add(escalation)
     session.flush()
+    known.mark_paged(session, ticket.id, escalating=True)
     append_event(session, ticket, kind="paging", actor=None, now=now,
                  data={"party": party, "paged": True, "levels": len(levels),
                        "reason": f"after hours: paging the {party}'s on-call"})
@@ -341,6 +345,7 @@ def _stop(session: Session, rules: Rules, ticket: Ticket, escalation: Escalation
     """Stop an escalation; tell every hook that was paged (acknowledge or resolve)."""
     escalation.stopped_at = now
     escalation.stopped_reason = reason
+    known.mark_paged(session, ticket.id, escalating=False)
     if reason == "acknowledged":
         escalation.acknowledged_at = now
         escalation.acknowledged_by = by
@@ -593,15 +598,17 @@ def _system_fire(session: Session, rules: Rules, ticket: Ticket, trigger: str, n
 
 # --- SLA breaches -------------------------------------------------------------------------
 
-def _schedule_sla_check(session: Session, ticket: Ticket, now: datetime) -> None:
+def _schedule_sla_check(session: Session, ticket: Ticket, now: datetime, *, new: bool = False
+                        ) -> None:
+    """One check per ticket and due instant (the message id says which): a new ticket cannot
+    have one yet; otherwise the insert is skipped when the check is scheduled already."""
     due = ticket.sla_due_at
     if due is None:
         return
     message_id = f"sla_{ticket.id}_{int(due.timestamp())}"
-    exists = session.scalar(select(OutboxMessage.id).where(OutboxMessage.message_id == message_id))
-    if exists is None:
-        enqueue(session, "sla_check", {"ticket_id": ticket.id}, now=now, due_at=max(due, now),
-                ticket_id=ticket.id, message_id=message_id)
+    (enqueue if new else enqueue_once)(session, "sla_check", {"ticket_id": ticket.id}, now=now,
+                                       due_at=max(due, now), ticket_id=ticket.id,
+                                       message_id=message_id)
 
 
 def check_sla(session: Session, rules: Rules, ticket_id: int, now: datetime) -> list[str]:
@@ -637,6 +644,9 @@ def check_sla(session: Session, rules: Rules, ticket_id: int, now: datetime) -> 
 # --- read side for the ticket JSON --------------------------------------------------------
 
 def paging_summary(session: Session, ticket: Ticket) -> dict[str, Any]:
+    seen = known.get(session, ticket.id)
+    if seen is not None and not seen.paged:
+        return _summary(ticket, [], None)  # never paged: nothing to read
     return paging_summaries(session, [ticket])[ticket.id]
 
 

@@ -24,7 +24,7 @@ from itilflow.domain.errors import (
     ValidationError,
 )
 from itilflow.models import Ticket, User
-from itilflow.services import directory, tickets
+from itilflow.services import directory, known, tickets
 from itilflow.services.fields import clean_text
 from itilflow.services.history import append_event
 from itilflow.services.rules import Rules
@@ -113,6 +113,7 @@ def _record_link(session: Session, rules: Rules, actor: User, problem: Ticket, i
     append_event(session, incident, kind=kind, actor=actor, now=now,
                  data={"problem": tickets.number_of(rules, problem)})
     session.flush()
+    known.forget(session, problem.id, incident.id)  # their links changed: read them again
 
 
 def _summary(rules: Rules, ticket: Ticket) -> dict[str, Any]:

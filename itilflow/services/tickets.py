@@ -28,7 +28,7 @@ from itilflow.domain.parties import WORKER_ROLES, Layer, Party, Role
 from itilflow.domain.priority import PRIORITIES, priority_of
 from itilflow.domain.workflow import FieldSpec, TransitionSpec, Workflow
 from itilflow.models import Consultation, System, Ticket, TicketEvent, User
-from itilflow.services import directory
+from itilflow.services import directory, known
 from itilflow.services.fields import clean_text
 from itilflow.services.history import append_event
 from itilflow.services.outbox import enqueue
@@ -166,6 +166,7 @@ def _new_ticket(session: Session, rules: Rules, *, kind: str, actor: User, actor
     refresh_due(rules, ticket, now)
     session.add(ticket)
     session.flush()
+    known.fresh(session, ticket.id)
     append_event(session, ticket, kind="created", actor=actor, now=now, to_state=ticket.state,
                  data={"layer": ticket.layer, "priority": ticket.priority,
                        "responsible_party": ticket.responsible_party,
@@ -279,6 +280,7 @@ def submit_problem(session: Session, rules: Rules, actor: User, actor_ctx: Actor
                          system=system, environment=environment, layer=layer, title=title,
                          description=description, impact=2, urgency=3, now=now)
     ticket.incidents = incidents
+    known.forget(session, ticket.id, *(i.id for i in incidents))
     for incident in incidents:
         append_event(session, incident, kind="linked", actor=actor, now=now,
                      data={"problem": number_of(rules, ticket)})
@@ -335,6 +337,8 @@ def get_ticket(session: Session, rules: Rules, actor_ctx: Actor, ref: Any, *,
     if isinstance(ref, str) and NUMBER_RE.match(ref.upper()) and \
             number_of(rules, ticket) != ref.upper():
         raise NotFound("No such ticket.")
+    if for_update:
+        known.load(session, ticket.id)  # a statement of its own, now that the lock is held
     return ticket
 
 

@@ -112,7 +112,9 @@ def _record_in_request(response):
     now = utcnow()
     user = _session_user()
     token = _bearer()
-    token_row = _token_row(session, token) if token and status != 401 else None
+    token_row = None
+    if token and status != 401:
+        token_row = g.get("api_token") or _token_row(session, token)
     if token_row is not None:
         user = token_row.user
     g.access_actor = (user.id, user.email) if user is not None else None
