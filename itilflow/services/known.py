@@ -95,7 +95,8 @@ def forget(session: Session, *ticket_ids: int) -> None:
         session.info.get(_KEY, {}).pop(ticket_id, None)
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_soft_rollback")
-def _end_of_transaction(session: Session, *_args) -> None:
-    session.info.pop(_KEY, None)
+@event.listens_for(Session, "after_transaction_end")
+def _end_of_transaction(session: Session, transaction) -> None:
+    # the real transaction or a savepoint ended (not the sub-transaction of a flush)
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_KEY, None)
