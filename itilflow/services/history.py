@@ -40,6 +40,10 @@ def append_event(session: Session, ticket: Ticket, *, kind: str, actor: User | N
     if head is not None:
         last_seq, prev_hash = head.head
     else:
+        if session.bind.dialect.name == "postgresql":
+            # every appender holds the ticket's row lock, so two cannot take the same seq (a
+            # use case that locked or updated the ticket holds it already: this is a no-op)
+            session.execute(select(Ticket.id).where(Ticket.id == ticket.id).with_for_update())
         last = session.execute(
             select(TicketEvent.seq, TicketEvent.hash)
             .where(TicketEvent.ticket_id == ticket.id)

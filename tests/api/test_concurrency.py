@@ -5,14 +5,17 @@ other 49 get 409, and the history has one event for it."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import select, text
 from werkzeug.serving import make_server
 
-from itilflow.models import TicketEvent
+from itilflow.models import Ticket, TicketEvent
+from itilflow.runtime import utcnow
+from itilflow.services.history import append_event
 
 CLIENTS = 50
 
@@ -56,3 +59,47 @@ def test_fifty_clients_one_winner(server, api, rt):
         ("start_work", "new", "in_progress")]
     final = api.get(f"/tickets/{ticket['id']}", "agent@sit.test").json
     assert final["state"] == "in_progress" and final["version"] == 2
+
+
+def test_a_background_append_and_a_comment_chain_in_turn(server, api, rt):
+    """A worker writing history (say an SLA breach) while an agent comments on the same
+    ticket: the worker holds the ticket's row lock while it appends, the comment waits for it
+    and then links its event after the worker's. (A transition locks the row FOR UPDATE and
+    the worker's history row's foreign key holds it too; a comment only updates the row,
+    which does not wait for that.) Without the lock both took seq 2 and the comment failed on
+    the unique (ticket_id, seq) with a 500."""
+    ticket = api.incident(impact=3, urgency=3, layer="operating_system")
+    worker = rt.session_factory()
+    append_event(worker, worker.get(Ticket, ticket["id"]), kind="sla_breach", actor=None,
+                 now=utcnow(), data={"target": "response"})
+    worker.flush()  # seq 2 written, not committed, the ticket's row lock held
+    result: dict = {}
+
+    def fire():
+        with requests.Session() as http:
+            result["response"] = http.post(
+                f"{server}/tickets/{ticket['id']}/comments", headers=api.headers("agent@sit.test"),
+                json={"body": "Looking at it."}, timeout=60)
+
+    agent = threading.Thread(target=fire)
+    agent.start()
+    with rt.engine.connect() as probe:  # wait until the comment is blocked on the lock
+        for _ in range(600):
+            waiting = probe.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()")).scalar()
+            probe.rollback()  # the activity view is a snapshot per transaction
+            if waiting:
+                break
+            time.sleep(0.05)
+    assert waiting, "the comment never waited for the worker's lock"
+    worker.commit()
+    worker.close()
+    agent.join(timeout=60)
+    assert result["response"].status_code == 201, result["response"].text
+    with rt.session_factory() as s:
+        events = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket["id"])
+                           .order_by(TicketEvent.seq)).all()
+    assert [(e.seq, e.kind) for e in events] == [(1, "created"), (2, "sla_breach"),
+                                                 (3, "comment")]
+    assert events[2].prev_hash == events[1].hash
