@@ -15,6 +15,7 @@ adds them through ``ITILFLOW_CLOSED_DAYS``.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -39,8 +40,12 @@ _US = 1_000_000  # all internal arithmetic is in integer microseconds since the 
 _DAY_US = 86_400 * _US
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_ONE_DAY = timedelta(days=1)
 # A schedule with windows finds one within a year unless closed_days lists a whole year of them.
 _MAX_IDLE_DAYS = 400
+# The per-day lookup tables below are dropped when they grow past this many days (they are
+# only caches; a list page touches a few hundred days).
+_CACHE_DAYS = 50_000
 
 _ITEM = re.compile(
     r"^(?P<first>[a-z]+)(?:\s*-\s*(?P<last>[a-z]+))?\s+"
@@ -184,6 +189,23 @@ class BusinessCalendar:
     _year_totals: dict[int, list[int]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    # Lookup tables filled as days are first met (a lost race only computes an entry twice):
+    #: per UTC day number, (first instant of the new offset, offset before, offset after)
+    _offsets: dict[int, tuple[int, int, int]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    #: per local day number, that day's working windows (empty on a day off)
+    _day_windows: dict[int, tuple[tuple[int, int], ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    #: per local date, its working time as UTC intervals
+    _day_intervals: dict[date, tuple[tuple[int, int], ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    #: per local date, its local midnight in microseconds since the epoch
+    _midnights: dict[date, int] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         try:
@@ -299,34 +321,116 @@ class BusinessCalendar:
         remaining = round(seconds * _US)
         if remaining == 0:
             return _from_us(start_us)
-        for lo, hi in self._working_intervals(start_us, None):
-            if hi - lo >= remaining:
-                return _from_us(lo + remaining)
-            remaining -= hi - lo
-        return None
+        found = self._add_us_by_totals(start_us, remaining)
+        if found is None:
+            found = self._add_us_by_walk(start_us, remaining)
+        return None if found is None else _from_us(found)
 
     # -- internals --------------------------------------------------------------------------
+    #
+    # Two ways to the same answers: the walk (``_working_intervals``), which goes from chunk to
+    # chunk of local time, and the tables built from it once per local day (its working
+    # intervals) and once per year (running totals at each local midnight). The clocks of a
+    # page of tickets read the tables; the walk stays the reference (the tests compare them).
 
     def _working_us_between(self, start: int, end: int) -> int:
-        """Partial first and last days walked; whole days in between from per-year running
-        totals, so a span of a year costs about what a span of two days does."""
+        """Working microseconds in [start, end): the first and last local days from their
+        interval tables, the whole days between from the per-year running totals, so a span
+        of a year costs about what a span of two days does."""
         if end <= start:
             return 0
-        first_day = _from_us(start).astimezone(self._zone).date()
-        last_day = _from_us(end).astimezone(self._zone).date()
-        if (last_day - first_day).days < 3:
+        first_day = self._day_of(start)
+        last_day = self._day_of(end)
+        if first_day is None or last_day is None:
             return self._walk_us(start, end)
-        head_end = self._local_midnight_us(first_day + timedelta(days=1))
-        tail_start = self._local_midnight_us(last_day)
-        return (self._walk_us(start, head_end)
-                + self._whole_days_us(first_day + timedelta(days=1), last_day)
-                + self._walk_us(tail_start, end))
+        if first_day == last_day:
+            return self._clipped_us(first_day, start, end)
+        return (self._clipped_us(first_day, start, None)
+                + self._whole_days_us(first_day + _ONE_DAY, last_day)
+                + self._clipped_us(last_day, None, end))
 
     def _walk_us(self, start: int, end: int) -> int:
         return sum(hi - lo for lo, hi in self._working_intervals(start, end))
 
+    def _add_us_by_walk(self, start: int, remaining: int) -> int | None:
+        for lo, hi in self._working_intervals(start, None):
+            if hi - lo >= remaining:
+                return lo + remaining
+            remaining -= hi - lo
+        return None
+
+    def _add_us_by_totals(self, start: int, remaining: int) -> int | None:
+        """``_add_us_by_walk`` for targets reached within the rest of this year and the next:
+        the first day from its table, the day the target falls on found by bisecting the
+        per-year running totals, that day from its table. None when the target lies further
+        out (or the day of ``start`` is not plain), for the walk to answer."""
+        first_day = self._day_of(start)
+        if first_day is None:
+            return None
+        for lo, hi in self._intervals_of_day(first_day):
+            if hi <= start:
+                continue
+            lo = max(lo, start)
+            if hi - lo >= remaining:
+                return lo + remaining
+            remaining -= hi - lo
+        day = first_day + _ONE_DAY
+        for _year in range(2):
+            year_start = date(day.year, 1, 1)
+            totals = self._totals_of_year(day.year)
+            base = totals[(day - year_start).days]
+            j = bisect_left(totals, base + remaining)
+            if j < len(totals):
+                # reached during the local day j - 1 (counted from 1 January)
+                remaining = base + remaining - totals[j - 1]
+                for lo, hi in self._intervals_of_day(year_start + timedelta(days=j - 1)):
+                    if hi - lo >= remaining:
+                        return lo + remaining
+                    remaining -= hi - lo
+                raise AssertionError("per-year totals disagree with the day tables")
+            remaining -= totals[-1] - base
+            day = date(day.year + 1, 1, 1)
+        return None
+
+    def _clipped_us(self, day: date, lo_limit: int | None, hi_limit: int | None) -> int:
+        total = 0
+        for lo, hi in self._intervals_of_day(day):
+            if lo_limit is not None and lo < lo_limit:
+                lo = lo_limit
+            if hi_limit is not None and hi > hi_limit:
+                hi = hi_limit
+            if lo < hi:
+                total += hi - lo
+        return total
+
+    def _intervals_of_day(self, day: date) -> tuple[tuple[int, int], ...]:
+        """The working time of local ``day`` (local midnight to local midnight) as UTC
+        [lo, hi) intervals, walked once and kept."""
+        found = self._day_intervals.get(day)
+        if found is None:
+            if len(self._day_intervals) > _CACHE_DAYS:
+                self._day_intervals.clear()
+            found = tuple(self._working_intervals(self._local_midnight_us(day),
+                                                  self._local_midnight_us(day + _ONE_DAY)))
+            self._day_intervals[day] = found
+        return found
+
+    def _day_of(self, us: int) -> date | None:
+        """The local date of ``us`` when ``us`` lies between that date's local midnight and the
+        next one (always, but in zones whose clocks jump across midnight); else None."""
+        day = date.fromordinal(_EPOCH_ORDINAL + (us + self._offset_us(us)) // _DAY_US)
+        if self._local_midnight_us(day) <= us < self._local_midnight_us(day + _ONE_DAY):
+            return day
+        return None
+
     def _local_midnight_us(self, day: date) -> int:
-        return _to_us(datetime(day.year, day.month, day.day, tzinfo=self._zone))
+        midnight = self._midnights.get(day)
+        if midnight is None:
+            if len(self._midnights) > _CACHE_DAYS:
+                self._midnights.clear()
+            midnight = _to_us(datetime(day.year, day.month, day.day, tzinfo=self._zone))
+            self._midnights[day] = midnight
+        return midnight
 
     def _whole_days_us(self, first: date, stop: date) -> int:
         """Working microseconds of the local days ``first`` .. ``stop`` (exclusive)."""
@@ -346,19 +450,52 @@ class BusinessCalendar:
             # Filled once per year; a lost race only computes it twice.
             totals = [0]
             day = date(year, 1, 1)
-            midnight = self._local_midnight_us(day)
             while day.year == year:
-                next_day = day + timedelta(days=1)
-                next_midnight = self._local_midnight_us(next_day)
-                totals.append(totals[-1] + self._walk_us(midnight, next_midnight))
-                day, midnight = next_day, next_midnight
+                totals.append(totals[-1] + sum(hi - lo for lo, hi in self._intervals_of_day(day)))
+                day += _ONE_DAY
             self._year_totals[year] = totals
         return totals
 
-    def _offset_us(self, us: int) -> int:
+    def _zone_offset_us(self, us: int) -> int:
         offset = _from_us(us).astimezone(self._zone).utcoffset()
         assert offset is not None
         return offset // timedelta(microseconds=1)
+
+    def _offset_us(self, us: int) -> int:
+        """The zone's UTC offset at ``us``, from a table per UTC day: like the day walk, it
+        takes at most one offset change per day (true of every zone since 1970)."""
+        utc_day = us // _DAY_US
+        entry = self._offsets.get(utc_day)
+        if entry is None:
+            if len(self._offsets) > _CACHE_DAYS:
+                self._offsets.clear()
+            lo = utc_day * _DAY_US
+            hi = lo + _DAY_US - 1
+            before, after = self._zone_offset_us(lo), self._zone_offset_us(hi)
+            if before == after:
+                entry = (hi + 1, before, after)
+            else:
+                while hi - lo > 1:
+                    mid = (lo + hi) // 2
+                    if self._zone_offset_us(mid) == before:
+                        lo = mid
+                    else:
+                        hi = mid
+                entry = (hi, before, after)
+            self._offsets[utc_day] = entry
+        change, before, after = entry
+        return before if us < change else after
+
+    def _windows_of_day(self, day_number: int) -> tuple[tuple[int, int], ...]:
+        """The working windows of local day ``day_number`` (days since 1970-01-01), or ()."""
+        windows = self._day_windows.get(day_number)
+        if windows is None:
+            if len(self._day_windows) > _CACHE_DAYS:
+                self._day_windows.clear()
+            day = date.fromordinal(_EPOCH_ORDINAL + day_number)
+            windows = self._windows_us[day.weekday()] if self.is_working_day(day) else ()
+            self._day_windows[day_number] = windows
+        return windows
 
     def _working_intervals(self, start: int, end: int | None) -> Iterator[tuple[int, int]]:
         """Working time from ``start`` (to ``end`` if given) as ordered UTC [lo, hi) intervals.
@@ -379,15 +516,13 @@ class BusinessCalendar:
                 chunk_end = self._first_offset_change(cursor, chunk_end - 1, offset)
             if end is not None:
                 chunk_end = min(chunk_end, end)
-            day = date.fromordinal(_EPOCH_ORDINAL + day_number)
-            if self.is_working_day(day):
-                day_base = day_number * _DAY_US
-                for window_start, window_end in self._windows_us[day.weekday()]:
-                    lo = max(day_base + window_start - offset, cursor)
-                    hi = min(day_base + window_end - offset, chunk_end)
-                    if lo < hi:
-                        last_found_day = day_number
-                        yield lo, hi
+            day_base = day_number * _DAY_US
+            for window_start, window_end in self._windows_of_day(day_number):
+                lo = max(day_base + window_start - offset, cursor)
+                hi = min(day_base + window_end - offset, chunk_end)
+                if lo < hi:
+                    last_found_day = day_number
+                    yield lo, hi
             if end is None and day_number - last_found_day > _MAX_IDLE_DAYS:
                 return
             cursor = chunk_end

@@ -307,10 +307,16 @@ def sla_status(
     targets = policy.targets_for(priority)
     clock = policy.clock_for(priority, vagtordning=vagtordning)
 
+    seen: dict[tuple[datetime, datetime], float] = {}
+
     def counted(lo: datetime, hi: datetime) -> float:
         if clock == "around_the_clock":
             return max(0.0, (hi - lo).total_seconds())
-        return calendar.working_seconds_between(lo, hi)
+        # both clocks usually count the same stretches (start to now): count each once
+        found = seen.get((lo, hi))
+        if found is None:
+            found = seen[lo, hi] = calendar.working_seconds_between(lo, hi)
+        return found
 
     def advance(lo: datetime, seconds: float) -> datetime | None:
         if clock == "around_the_clock":

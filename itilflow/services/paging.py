@@ -651,17 +651,19 @@ def paging_summary(session: Session, ticket: Ticket) -> dict[str, Any]:
 
 
 def paging_summaries(session: Session, tickets_: list[Ticket]) -> dict[int, dict[str, Any]]:
-    """The paging of several tickets in two queries (a list page must not cost two per row)."""
+    """The paging of several tickets in at most two queries (a list page must not cost two per
+    row; one when none of them was ever paged)."""
     ids = [t.id for t in tickets_]
     pages_of: dict[int, list[Page]] = {i: [] for i in ids}
     latest: dict[int, Escalation] = {}
     if ids:
-        for page in session.scalars(select(Page).where(Page.ticket_id.in_(ids))
-                                    .order_by(Page.id)):
-            pages_of[page.ticket_id].append(page)
         for escalation in session.scalars(select(Escalation).where(Escalation.ticket_id.in_(ids))
                                           .order_by(Escalation.id)):
             latest[escalation.ticket_id] = escalation
+    if latest:  # pages belong to escalations: none, no pages to read
+        for page in session.scalars(select(Page).where(Page.ticket_id.in_(list(latest)))
+                                    .order_by(Page.id)):
+            pages_of[page.ticket_id].append(page)
     return {t.id: _summary(t, pages_of[t.id], latest.get(t.id)) for t in tickets_}
 
 

@@ -18,7 +18,7 @@ from itilflow.domain.errors import ValidationError
 from itilflow.domain.parties import WORKER_ROLES, Layer, Party, Role
 from itilflow.domain.priority import PRIORITIES
 from itilflow.models import Organisation, System, Ticket, User
-from itilflow.services import tickets
+from itilflow.services import ticket_pages, tickets
 from itilflow.services.rules import Rules
 
 QUEUES = ("triage", "mine", "assigned", "waiting", "after_hours", "sla", "open")
@@ -76,7 +76,7 @@ def queue_tickets(session: Session, rules: Rules, actor_ctx: Actor, queue: str,
     """One page of a queue, soonest SLA deadline first (tickets without one last)."""
     if queue not in QUEUES:
         raise ValidationError("Unknown queue.", {"queue": ["Must be one of: " + ", ".join(QUEUES)]})
-    query = select(Ticket)
+    query = select(Ticket).options(*ticket_pages.PAGE_LOADING)
     clause = tickets.visibility_clause(actor_ctx)
     if clause is not None:
         query = query.where(clause)
@@ -116,7 +116,9 @@ def queue_tickets(session: Session, rules: Rules, actor_ctx: Actor, queue: str,
     query = query.order_by(Ticket.sla_due_at.asc().nulls_last(), Ticket.id)
     rows = list(session.scalars(query.limit(limit + 1)))
     next_cursor = _cursor_encode(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    rows = rows[:limit]
+    ticket_pages.attach_related(session, rows, reporter=False)
+    return rows, next_cursor
 
 
 def _filtered(query, filters: QueueFilters, actor_ctx: Actor):

@@ -28,6 +28,14 @@ def sla_of(rules: Rules, ticket: Ticket, now: datetime) -> SlaStatus | None:
     )
 
 
+def sla_paused(ticket: Ticket, now: datetime) -> bool:
+    """``sla_of(...).paused`` without running the clocks: an open pause begun by ``now``."""
+    if ticket.kind not in SLA_KINDS:
+        return False
+    return any(end is None and datetime.fromisoformat(start) <= now
+               for start, end in (ticket.sla_pauses or []))
+
+
 def refresh_due(rules: Rules, ticket: Ticket, now: datetime) -> None:
     """Keep ``sla_due_at`` (the next open deadline) current, for the queue's sort."""
     status = sla_of(rules, ticket, now)

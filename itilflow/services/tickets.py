@@ -28,7 +28,7 @@ from itilflow.domain.parties import WORKER_ROLES, Layer, Party, Role
 from itilflow.domain.priority import PRIORITIES, priority_of
 from itilflow.domain.workflow import FieldSpec, TransitionSpec, Workflow
 from itilflow.models import Consultation, System, Ticket, TicketEvent, User
-from itilflow.services import directory, known
+from itilflow.services import directory, known, ticket_pages
 from itilflow.services.fields import clean_text
 from itilflow.services.history import append_event
 from itilflow.services.outbox import enqueue
@@ -394,7 +394,9 @@ def list_tickets(session: Session, rules: Rules, actor_ctx: Actor, filters: Tick
                  cursor: str | None = None, limit: int = 50) -> tuple[list[Ticket], str | None]:
     """Newest first, keyset-paginated on id: the cost of a page does not grow with the table."""
     errors: dict[str, list[str]] = {}
-    query = select(Ticket)
+    # the rows alone: joining each row's system and users is a join of eight tables that
+    # PostgreSQL re-plans on every page; the caller attaches them per page (ticket_pages)
+    query = select(Ticket).options(*ticket_pages.PAGE_LOADING)
     clause = visibility_clause(actor_ctx)
     if clause is not None:
         query = query.where(clause)
