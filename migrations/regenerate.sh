@@ -10,3 +10,13 @@ command.revision(alembic_config(url="sqlite:////tmp/itilflow-gen.db"), message="
                  autogenerate=True, rev_id="0001")
 PY
 sed -i '/^Create Date/d' migrations/versions/0001_initial_schema.py
+# the trigram index of the title search needs its extension first, on PostgreSQL only
+.venv/bin/python - <<'PY'
+from pathlib import Path
+path = Path("migrations/versions/0001_initial_schema.py")
+text = path.read_text()
+marker = "def upgrade() -> None:\n"
+step = ('    if op.get_bind().dialect.name == "postgresql":\n'
+        '        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")  # ix_tickets_title_trgm\n')
+path.write_text(text.replace(marker, marker + step, 1))
+PY

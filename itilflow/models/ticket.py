@@ -98,6 +98,10 @@ Index("ix_tickets_customer_id", Ticket.customer_id, Ticket.id)
 Index("ix_tickets_system_id", Ticket.system_id, Ticket.id)
 Index("ix_tickets_kind_state_id", Ticket.kind, Ticket.state, Ticket.id)
 Index("ix_tickets_sla_due", Ticket.sla_due_at, Ticket.id)
+# The title search (ILIKE '%word%'): on PostgreSQL a trigram index, so a rare word does not scan
+# the table (1.5 s at a million tickets without it); elsewhere a plain index on the title.
+Index("ix_tickets_title_trgm", Ticket.title, postgresql_using="gin",
+      postgresql_ops={"title": "gin_trgm_ops"})
 
 
 class TicketEvent(Base):
