@@ -4,6 +4,7 @@ each activity on each layer. Loaded once from ``config/raci.yaml`` and validated
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -50,23 +51,33 @@ class Cell:
     def role(self, party: Party) -> Role:
         return self.roles.get(party, _NO_ROLE)
 
+    # The answers below are asked for every ticket shown or changed: worked out once per cell
+    # (the matrix is loaded once and never changes).
+
+    @cached_property
+    def _parties(self) -> dict[str, tuple[Party, ...]]:
+        return {letter: tuple(p for p in Party if self.role(p).has(letter)) for letter in LETTERS}
+
     def parties_with(self, letter: str) -> tuple[Party, ...]:
-        return tuple(p for p in Party if self.role(p).has(letter))
+        return self._parties.get(letter, ())
 
     @property
     def accountable(self) -> Party:
         return self.parties_with("A")[0]
 
+    @cached_property
+    def _responsible(self) -> tuple[Party, Party | None]:
+        plain = [p for p in Party if self.role(p).has("R") and not self.role(p).on_request]
+        conditional = [p for p in Party if self.role(p).has("R") and self.role(p).on_request]
+        return (plain[0] if plain else self.accountable), (conditional[0] if conditional else None)
+
     def responsible(self, *, on_request: bool = False) -> Party:
         """The party whose queue works the ticket. A conditional R (footnote 7) takes over only
         when the request asks for it; a cell whose work is done elsewhere (footnote 6) falls to A."""
-        plain = [p for p in Party if self.role(p).has("R") and not self.role(p).on_request]
-        conditional = [p for p in Party if self.role(p).has("R") and self.role(p).on_request]
-        if on_request and conditional:
-            return conditional[0]
-        if plain:
-            return plain[0]
-        return self.accountable
+        plain, conditional = self._responsible
+        if on_request and conditional is not None:
+            return conditional
+        return plain
 
     @property
     def consulted(self) -> tuple[Party, ...]:
@@ -76,9 +87,13 @@ class Cell:
     def informed(self) -> tuple[Party, ...]:
         return self.parties_with("I")
 
+    @cached_property
+    def _codes(self) -> dict[str, str]:
+        return {p.value: self.role(p).code for p in Party}
+
     def as_codes(self) -> dict[str, str]:
         """``{"customer": "I", "provider": "AR"}``: the shape of ``raci`` in the API."""
-        return {p.value: self.role(p).code for p in Party}
+        return dict(self._codes)
 
 
 @dataclass(frozen=True)
