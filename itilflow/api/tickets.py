@@ -24,6 +24,7 @@ from itilflow.services import known, ticket_pages, tickets
 from itilflow.services.paging_view import paging_of, paging_of_many
 from itilflow.services.rules import Rules
 from itilflow.services.sla import sla_of
+from itilflow.services.sql import id_in
 
 blp = Blueprint("tickets", __name__, url_prefix=API_PREFIX,
                 description="Incidents, problems and changes: submit, follow, work")
@@ -41,7 +42,8 @@ def links_of(session: Session, rules: Rules, ticket_ids: list[int]) -> Links:
     pi = problem_incidents
     rows = session.execute(
         select(pi.c.problem_id, pi.c.incident_id)
-        .where(or_(pi.c.problem_id.in_(ticket_ids), pi.c.incident_id.in_(ticket_ids)))
+        .where(or_(id_in(session, pi.c.problem_id, ticket_ids),
+                   id_in(session, pi.c.incident_id, ticket_ids)))
         .order_by(pi.c.problem_id, pi.c.incident_id))
     prefix = {kind: rules.workflow(kind).prefix for kind in ("incident", "problem")}
     for problem_id, incident_id in rows:

@@ -37,6 +37,7 @@ from itilflow.services.history import append_event
 from itilflow.services.outbox import enqueue, enqueue_once
 from itilflow.services.rules import Rules
 from itilflow.services.sla import refresh_due, sla_of
+from itilflow.services.sql import id_in
 
 NAME_MAX = 100
 URL_MAX = 2000
@@ -657,11 +658,11 @@ def paging_summaries(session: Session, tickets_: list[Ticket]) -> dict[int, dict
     pages_of: dict[int, list[Page]] = {i: [] for i in ids}
     latest: dict[int, Escalation] = {}
     if ids:
-        for escalation in session.scalars(select(Escalation).where(Escalation.ticket_id.in_(ids))
+        for escalation in session.scalars(select(Escalation).where(id_in(session, Escalation.ticket_id, ids))
                                           .order_by(Escalation.id)):
             latest[escalation.ticket_id] = escalation
     if latest:  # pages belong to escalations: none, no pages to read
-        for page in session.scalars(select(Page).where(Page.ticket_id.in_(list(latest)))
+        for page in session.scalars(select(Page).where(id_in(session, Page.ticket_id, latest))
                                     .order_by(Page.id)):
             pages_of[page.ticket_id].append(page)
     return {t.id: _summary(t, pages_of[t.id], latest.get(t.id)) for t in tickets_}

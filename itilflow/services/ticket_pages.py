@@ -24,6 +24,7 @@ from itilflow.domain.access import Actor
 from itilflow.domain.parties import Party
 from itilflow.models import Consultation, System, Ticket, User
 from itilflow.services.rules import Rules
+from itilflow.services.sql import id_in
 
 #: loader options for a page of tickets: no joins; ``attach_related`` fills what is shown
 PAGE_LOADING = (lazyload(Ticket.system), lazyload(Ticket.customer), lazyload(Ticket.reporter),
@@ -45,7 +46,7 @@ def _by_id(session: Session, model: Any, ids: Iterable[int | None]) -> dict[int,
             missing.append(ident)
     if missing:
         found.update((row.id, row) for row in session.scalars(
-            select(model).where(model.id.in_(missing))))
+            select(model).where(id_in(session, model.id, missing))))
     return found
 
 
@@ -75,7 +76,8 @@ def _consulted_of(session: Session, rows: list[Ticket]) -> dict[int, frozenset[t
     if ids:
         for ticket_id, activity, party in session.execute(
             select(Consultation.ticket_id, Consultation.activity, Consultation.party)
-            .where(Consultation.ticket_id.in_(ids), Consultation.answered_at.is_not(None))
+            .where(id_in(session, Consultation.ticket_id, ids),
+                   Consultation.answered_at.is_not(None))
         ):
             pairs[ticket_id].add((activity, Party(party)))
     return {i: frozenset(p) for i, p in pairs.items()}
