@@ -283,12 +283,15 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
 
 @main.command("worker")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="RQ worker processes sharing one start-up (Redis set): the first also runs "
+                   "the relay.")
 @with_appcontext
-def worker() -> None:
+def worker(processes: int) -> None:
     """The background worker in the foreground: outbox relay + RQ worker (Redis set), until stopped."""
     from itilflow.jobs.runner import run_worker
 
-    run_worker(_runtime().settings)
+    run_worker(_runtime().settings, processes=processes, rules=_runtime().rules)
 
 
 # --- reports and the access log (itilflow/cli_reports.py) --------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -21,11 +22,22 @@ class HttpAnswer:
     error: str | None = None
 
 
+_sessions = threading.local()
+
+
+def _session() -> requests.Session:
+    """This thread's HTTP session: connections to a receiver are kept alive and reused."""
+    session = getattr(_sessions, "session", None)
+    if session is None:
+        session = _sessions.session = requests.Session()
+    return session
+
+
 def http_post(url: str, body: bytes, headers: dict[str, str]) -> HttpAnswer:
     """One POST: 15 s timeout, redirects not followed, the answer's body ignored."""
     try:
-        with requests.post(url, data=body, headers=headers, timeout=DELIVERY_TIMEOUT_SECONDS,
-                           allow_redirects=False, stream=True) as response:
+        with _session().post(url, data=body, headers=headers, timeout=DELIVERY_TIMEOUT_SECONDS,
+                             allow_redirects=False, stream=True) as response:
             return HttpAnswer(response.status_code, response.headers.get("Retry-After"),
                               None if response.ok else f"HTTP {response.status_code}")
     except requests.RequestException as exc:
@@ -59,11 +71,14 @@ def smtp_sender(settings: Settings) -> Callable[[list[str], str, str], None] | N
     return send
 
 
-def context_from_settings(settings: Settings, *, session_factory=None, rules: Rules | None = None
-                          ) -> JobContext:
+def context_from_settings(settings: Settings, *, session_factory=None, rules: Rules | None = None,
+                          pre_ping: bool = True) -> JobContext:
+    """``pre_ping=False``: no liveness round trip each time a session takes a pooled connection
+    (the worker: a job whose connection turns out dead is retried once, ``tasks._start``)."""
     if session_factory is None:
         from itilflow.db import make_engine, make_session_factory
 
-        session_factory = make_session_factory(make_engine(settings.sqlalchemy_url))
+        options = {} if pre_ping else {"pool_pre_ping": False}
+        session_factory = make_session_factory(make_engine(settings.sqlalchemy_url, **options))
     return JobContext(session_factory=session_factory, rules=rules or load_rules(settings),
                       settings=settings, send_mail=smtp_sender(settings))

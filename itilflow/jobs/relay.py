@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from itilflow.jobs import tasks
 from itilflow.jobs.context import JobContext
@@ -50,6 +50,13 @@ class Relay:
         rows.sort(key=lambda r: (r.due_at, r.id))
         return [(r.message_id, r.attempts) for r in rows]
 
+    def next_due(self, now: datetime) -> datetime | None:
+        """When the next pending row falls due after ``now`` (None: none does), so that an idle
+        relay wakes at that deadline rather than up to a tick after it."""
+        with self.ctx.session_factory() as session:
+            return session.scalar(select(func.min(OutboxMessage.due_at)).where(
+                OutboxMessage.status == "pending", OutboxMessage.due_at > now))
+
     def release(self, claimed: list[tuple[str, int]]) -> None:
         """Give rows back (RQ was unreachable): the next tick claims them again."""
         with self.ctx.session_factory() as session, session.begin():
@@ -65,18 +72,22 @@ class Relay:
         claimed = self.claim(now)
         results: list[tuple[str, str]] = []
         if self.queue is not None:
+            if not claimed:
+                return results
+            # one Redis round trip for the whole batch (a pipeline), not several per row
+            jobs = [self.queue.prepare_data(tasks.rq_execute, (message_id, attempts),
+                                            job_id=f"{message_id}-{attempts}", result_ttl=600,
+                                            failure_ttl=86_400,
+                                            timeout=self.ctx.settings.outbox_lease_seconds)
+                    for message_id, attempts in claimed]
             try:
-                for message_id, attempts in claimed:
-                    self.queue.enqueue(tasks.rq_execute, message_id, attempts,
-                                       job_id=f"{message_id}-{attempts}", result_ttl=600,
-                                       failure_ttl=86_400,
-                                       job_timeout=self.ctx.settings.outbox_lease_seconds)
-                    results.append((message_id, "queued"))
+                self.queue.enqueue_many(jobs)
             except Exception as exc:  # Redis away: keep the rows for the next tick
                 log.warning("RQ unreachable (%s); %d row(s) stay in the outbox", exc,
-                            len(claimed) - len(results))
-                self.release(claimed[len(results):])
-            return results
+                            len(claimed))
+                self.release(claimed)
+                return results
+            return [(message_id, "queued") for message_id, _ in claimed]
         if self.threads > 1 and len(claimed) > 1:
             if self._pool is None:
                 from concurrent.futures import ThreadPoolExecutor

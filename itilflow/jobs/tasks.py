@@ -5,16 +5,22 @@ relays, or a relay and a re-queued RQ job, cannot both send it), then does the w
 transaction, then records the outcome. A process killed in between leaves the row pending with
 an expired lease: the relay claims it again (at least once; receivers de-duplicate on the
 ``webhook-id``, which is the same on every attempt).
+
+A row that a job writes already due (the page an escalation timer fires, say) is claimed in the
+job's own transaction and run by the same job right after it (``execute``), instead of waiting
+for the relay's next tick and another trip through the queue. It is claimed with a lease, so if
+the process dies first the relay claims it again once the lease runs out, as for any row.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import event, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from itilflow.domain import paging as paging_rules
 from itilflow.jobs.context import JobContext, context_from_settings
@@ -26,6 +32,10 @@ log = logging.getLogger("itilflow.jobs")
 RETRY = paging_rules.RetryPolicy()
 #: notifications and timers that fail for an unexpected reason are retried like pages
 _context: JobContext | None = None
+#: at most this many rows a job wrote already due are run by the job itself (the rest: relay)
+CHAIN_LIMIT = 10
+#: per thread: the rows the running job claimed to run next (None: a follow-up is running)
+_chain = threading.local()
 
 
 def configure(context: JobContext | None) -> None:
@@ -45,52 +55,108 @@ def rq_execute(message_id: str, attempts: int) -> str:
 
 
 def _start(ctx: JobContext, message_id: str, attempts: int, now: datetime) -> OutboxMessage | None:
+    try:
+        return _take(ctx, message_id, attempts, now)
+    except DBAPIError as exc:
+        # a pooled connection the database dropped (a restart; the worker does not ping
+        # before each use): the pool is invalidated, so once more on a fresh connection
+        if not exc.connection_invalidated:
+            raise
+        return _take(ctx, message_id, attempts, now)
+
+
+def _take(ctx: JobContext, message_id: str, attempts: int, now: datetime) -> OutboxMessage | None:
     lease = timedelta(seconds=ctx.settings.outbox_lease_seconds)
     with ctx.session_factory() as session, session.begin():
-        taken = session.execute(
+        # the compare-and-set and the read in one statement (UPDATE ... RETURNING)
+        message = session.scalars(
             update(OutboxMessage)
             .where(OutboxMessage.message_id == message_id, OutboxMessage.status == "pending",
                    OutboxMessage.attempts == attempts)
             .values(attempts=attempts + 1, claimed_until=now + lease)
-            .execution_options(synchronize_session=False)).rowcount
-        if taken != 1:
+            .returning(OutboxMessage)
+            .execution_options(synchronize_session=False)).one_or_none()
+        if message is None:
             return None
-        message = session.scalar(select(OutboxMessage).where(OutboxMessage.message_id ==
-                                                              message_id))
         session.expunge(message)
         return message
 
 
+class _Lost(Exception):
+    """This attempt no longer owns its row (its lease ran out and another took it)."""
+
+
 def _finish(ctx: JobContext, message: OutboxMessage, *, status: str, now: datetime,
-            due_at: datetime | None = None, error: str | None = None, work=None) -> None:
+            due_at: datetime | None = None, error: str | None = None, work=None) -> bool:
     """Record the outcome (and ``work(session)``, the outcome's own writes) in one transaction,
-    only if this attempt still owns the row."""
+    only if this attempt still owns the row; False if it did not (nothing was written)."""
+    follow = getattr(_chain, "rows", None)
     for attempt in range(3):
+        claimed: list[tuple[str, int]] = []
         try:
             with ctx.session_factory() as session, session.begin():
-                row = session.scalar(select(OutboxMessage).where(
-                    OutboxMessage.id == message.id, OutboxMessage.attempts == message.attempts,
-                    OutboxMessage.status == "pending").with_for_update())
-                if row is None:
-                    return
                 if work is not None:
+                    if follow is not None:
+                        _claim_follow_ups(ctx, session, now, CHAIN_LIMIT - len(follow), claimed)
                     work(session)
-                row.status = status
-                row.last_error = error
-                row.claimed_until = None
-                if status == "pending":
-                    row.due_at = due_at or now
-                else:
-                    row.done_at = now
-            return
+                outcome = {"status": status, "last_error": error, "claimed_until": None}
+                outcome.update({"due_at": due_at or now} if status == "pending" else
+                               {"done_at": now})
+                # the outcome lands only if this attempt still owns the row (a compare-and-set
+                # on attempts, as when it was taken); else the work is rolled back with it
+                owned = session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == message.id,
+                           OutboxMessage.attempts == message.attempts,
+                           OutboxMessage.status == "pending")
+                    .values(**outcome).execution_options(synchronize_session=False)).rowcount
+                if owned != 1:
+                    raise _Lost
+            if follow is not None:
+                follow.extend(claimed)
+            return True
+        except _Lost:
+            return False
         except (IntegrityError, OperationalError):
             # a history append raced another writer of the same ticket: try again
             if attempt == 2:
                 raise
+    return False
+
+
+def _claim_follow_ups(ctx: JobContext, session, now: datetime, limit: int,
+                      claimed: list[tuple[str, int]]) -> None:
+    """As ``session`` writes outbox rows that are already due, claim up to ``limit`` of them
+    (a lease, set before the INSERT) for this job to run next: [(message_id, attempts)]."""
+    lease = now + timedelta(seconds=ctx.settings.outbox_lease_seconds)
+
+    def claim(sess, *_args) -> None:
+        for obj in sess.new:
+            if len(claimed) < limit and isinstance(obj, OutboxMessage) and \
+                    obj.status == "pending" and not obj.attempts and obj.claimed_until is None \
+                    and obj.due_at is not None and obj.due_at <= now:
+                obj.claimed_until = lease
+                claimed.append((obj.message_id, 0))
+
+    event.listen(session, "before_flush", claim)  # also runs for the commit's own flush
 
 
 def execute(ctx: JobContext, message_id: str, attempts: int, *, now: datetime) -> str:
-    """Run one attempt of an outbox row; returns what happened (for logs and tests)."""
+    """Run one attempt of an outbox row, then the rows it wrote already due; returns what
+    happened to the row (for logs and tests)."""
+    outer = getattr(_chain, "rows", None)
+    _chain.rows = []
+    try:
+        result = _execute_one(ctx, message_id, attempts, now)
+        follow, _chain.rows = _chain.rows, None
+        for next_id, next_attempts in follow:
+            _execute_one(ctx, next_id, next_attempts, now)
+    finally:
+        _chain.rows = outer
+    return result
+
+
+def _execute_one(ctx: JobContext, message_id: str, attempts: int, now: datetime) -> str:
     message = _start(ctx, message_id, attempts, now)
     if message is None:
         return "taken"
@@ -149,7 +215,8 @@ def _run_escalate(ctx: JobContext, message: OutboxMessage, now: datetime) -> str
     def work(session):
         result["r"] = paging.run_escalation_timer(session, ctx.rules, message.payload, now)
 
-    _finish(ctx, message, status="done", now=now, work=work)
+    if not _finish(ctx, message, status="done", now=now, work=work):
+        return "taken"
     return result.get("r", "taken")
 
 
@@ -159,7 +226,8 @@ def _run_sla_check(ctx: JobContext, message: OutboxMessage, now: datetime) -> st
     def work(session):
         result["r"] = paging.check_sla(session, ctx.rules, message.payload.get("ticket_id"), now)
 
-    _finish(ctx, message, status="done", now=now, work=work)
+    if not _finish(ctx, message, status="done", now=now, work=work):
+        return "taken"
     return "breached" if result.get("r") else "ok"
 
 

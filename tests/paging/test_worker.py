@@ -91,12 +91,12 @@ def redis_server(tmp_path):
 def workers(database_url, tmp_path):
     started: list[subprocess.Popen] = []
 
-    def start(redis_url: str = "") -> subprocess.Popen:
+    def start(redis_url: str = "", *args: str) -> subprocess.Popen:
         env = {**os.environ, "ITILFLOW_DATABASE_URL": database_url,
                "ITILFLOW_REDIS_URL": redis_url, "ITILFLOW_SECRET_KEY": "test",
                "ITILFLOW_INSTANCE_DIR": str(tmp_path), "ITILFLOW_OUTBOX_LEASE_SECONDS": "3"}
         log = open(tmp_path / f"worker{len(started)}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "itilflow.cli", "worker"], cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "itilflow.cli", "worker", *args], cwd=ROOT,
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         started.append(proc)
@@ -161,3 +161,64 @@ def test_worker_without_redis_runs_the_outbox_itself(rt, world, receiver, worker
     _wait(lambda: len(receiver.requests) >= 2, 30, "pages not delivered")
     time.sleep(1)
     assert _numbers(receiver) == sorted(numbers)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _pages_done(rt) -> int:
+    s = rt.session_factory()
+    done = len(list(s.scalars(select(OutboxMessage.id).where(OutboxMessage.topic == "page",
+                                                             OutboxMessage.status == "done"))))
+    s.close()
+    return done
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_worker_processes_share_the_queue_and_replace_a_dead_one(rt, world, receiver,
+                                                                 redis_server, workers):
+    make_hooks(rt, receiver, delays=(0,))
+    parent = workers(redis_server.url, "--processes", "3")
+    _wait(lambda: len(_children(parent.pid)) == 3, 60, "three worker processes not started")
+    first = [raise_incident(rt, title=f"p{i}") for i in range(6)]
+    _wait(lambda: len(receiver.requests) >= 6, 40, "pages not delivered by the pool")
+    _wait(lambda: _pages_done(rt) == 6, 20, "deliveries not recorded")  # killing is not the test
+    victim = sorted(_children(parent.pid))[-1]
+    os.kill(victim, signal.SIGKILL)
+    _wait(lambda: victim not in _children(parent.pid) and len(_children(parent.pid)) == 3, 30,
+          "the dead worker process was not replaced")
+    second = [raise_incident(rt, title=f"q{i}") for i in range(3)]
+    _wait(lambda: len(receiver.requests) >= 9, 40, "pages not delivered after the replacement")
+    time.sleep(4)  # longer than a lease: nothing more comes
+    assert _numbers(receiver) == sorted(first + second)
+    assert len({r["headers"]["webhook-id"] for r in receiver.requests}) == 9
+    kids = _children(parent.pid)
+    parent.terminate()
+    parent.wait(30)
+    _wait(lambda: not any(_alive(k) for k in kids), 30, "worker processes outlived SIGTERM")
+
+
+def test_worker_processes_end_when_their_parent_is_killed(rt, world, redis_server, workers):
+    parent = workers(redis_server.url, "--processes", "2")
+    _wait(lambda: len(_children(parent.pid)) == 2, 60, "two worker processes not started")
+    kids = _children(parent.pid)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+    _wait(lambda: not any(_alive(k) for k in kids), 30, "worker processes outlived their parent")
