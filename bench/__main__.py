@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -268,6 +269,9 @@ def run_backend(backend: str, sizes: list[int], args) -> dict:
     finally:
         if pg_name and not args.keep:
             drop_pg_database(pg_name)
+        if backend == "sqlite" and not args.keep:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
     return out
 
 
@@ -335,7 +339,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument("--skip-paging", action="store_true")
     parser.add_argument("--skip-report", action="store_true")
-    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the PostgreSQL database (and the SQLite file)")
+    parser.add_argument("--paging-processes", type=int, default=3,
+                        help="`itilflow worker --processes N` in the RQ page-out run (default 3)")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.tickets.split(",") if s.strip())
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -344,6 +351,11 @@ def main() -> None:
     if not args.skip_paging:
         extras["page-out latency (python -m bench.paging: 10,000 open escalation timers)"] = \
             _run_script([sys.executable, "-m", "bench.paging"])
+        if shutil.which("redis-server"):  # the RQ worker, with its peak memory
+            extras["page-out latency, RQ worker (python -m bench.paging --redis auto "
+                   f"--processes {args.paging_processes})"] = \
+                _run_script([sys.executable, "-m", "bench.paging", "--redis", "auto",
+                             "--processes", str(args.paging_processes)])
     if not args.skip_report:
         extras["monthly report (python bench/report.py: 100,000 tickets in the month)"] = \
             _run_script([sys.executable, "bench/report.py"])

@@ -1,12 +1,17 @@
 """Benchmark: with 10,000 open escalation timers, the time from a timer's deadline to the
 receiver getting the page (median, p99).
 
-    python -m bench.paging [--timers 10000] [--measured 300] [--sqlite] [--redis URL]
+    python -m bench.paging [--timers 10000] [--measured 300] [--sqlite] [--redis URL|auto]
+                           [--processes N]
 
 A database of its own (PostgreSQL: created on ITILFLOW_BENCH_POSTGRES_URL's server, default
 postgresql://postgres@127.0.0.1:5432/postgres, and dropped after; or a temporary SQLite file
 with --sqlite), a receiver on loopback, and the relay running as in production: the embedded
-runner thread (no Redis), or with --redis the ``itilflow worker`` process (relay + RQ worker).
+runner thread (no Redis), or with --redis the ``itilflow worker`` process (relay + RQ worker;
+``--redis auto`` starts a private redis-server on a free loopback port). In RQ mode the timers
+fall due only once the worker has registered with Redis (a running worker, not its start-up, is
+measured), and the worker's peak memory (VmHWM of it and of every process it started) is
+reported.
 ``--timers`` escalation timers are open; ``--measured`` of them fall due during the run (spread
 over ``--spread`` seconds), the rest later. Figures are wall-clock deadline-to-arrival.
 """
@@ -16,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -53,6 +60,105 @@ def _receiver():
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, arrivals
+
+
+def _private_redis(tmp: str) -> tuple[str, subprocess.Popen]:
+    """A redis-server of our own on a free loopback port (never the shared one)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--dir", tmp],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return f"redis://127.0.0.1:{port}/0", proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every live process below it."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(parents.get(p, []))
+    return out
+
+
+def _peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _pss_mb(pid: int) -> float:
+    """Proportional set size now: shared pages (the app the pool's parent loaded before it
+    forked) counted once across the processes sharing them."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _worker_memory(pid: int) -> dict:
+    """Peak RSS (VmHWM) of the worker and of each process it started, and their PSS summed
+    now (what they take together), in MB."""
+    pids = _descendants(pid)
+    peaks = [round(_peak_rss_mb(p), 1) for p in pids]
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = 0.0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+            cpu += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return {"worker_peak_mb": max(peaks, default=0.0),
+            "worker_processes": len(pids),
+            "worker_peak_mb_each": sorted(peaks, reverse=True),
+            "worker_pss_mb_total": round(sum(_pss_mb(p) for p in pids), 1),
+            "worker_cpu_seconds": round(cpu, 1)}
+
+
+def _wait_for_rq_worker(redis_url: str, proc: subprocess.Popen, timeout: float = 120.0) -> float:
+    """Wait until a worker listens on the itilflow queue; returns the seconds it took."""
+    from redis import Redis
+    from rq import Worker
+
+    from itilflow.jobs.relay import QUEUE_NAME
+
+    started = time.monotonic()
+    connection = Redis.from_url(redis_url)
+    while time.monotonic() - started < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the worker exited with status {proc.returncode}")
+        if any(QUEUE_NAME in w.queue_names() for w in Worker.all(connection=connection)):
+            connection.close()
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise RuntimeError("the worker did not register with Redis")
 
 
 def _database(args) -> tuple[str, callable]:
@@ -123,23 +229,28 @@ def _seed(rt, url: str, timers: int, measured: int, spread: float, start_in: flo
     return measured_rows
 
 
-def _set_deadlines(rt, measured_rows: dict, spread: float, start_in: float) -> dict:
-    """Give the measured timers deadlines from ``start_in`` s on, over ``spread`` s."""
-    from sqlalchemy import update
+def _set_deadlines(rt, measured_rows: dict, spread: float, start_in: float) -> tuple[dict, float]:
+    """Give the measured timers deadlines from ``start_in`` s on, over ``spread`` s, in one
+    executemany and one commit. Returns ({escalation_id: deadline}, seconds the commit landed
+    before the first deadline: negative means the first timers were late before the run)."""
+    from sqlalchemy import bindparam, update
 
     from itilflow.models import OutboxMessage
 
     now = datetime.now(UTC)
-    deadlines = {}
-    s = rt.session_factory()
+    deadlines, rows = {}, []
     for n, (message_id, eid) in enumerate(measured_rows.items()):
         due = now + timedelta(seconds=start_in + spread * n / max(1, len(measured_rows)))
         deadlines[eid] = due
-        s.execute(update(OutboxMessage).where(OutboxMessage.message_id == message_id)
-                  .values(due_at=due))
+        rows.append({"mid": message_id, "due": due})
+    s = rt.session_factory()
+    s.connection().execute(update(OutboxMessage.__table__)
+                           .where(OutboxMessage.__table__.c.message_id == bindparam("mid"))
+                           .values(due_at=bindparam("due")), rows)
     s.commit()
     s.close()
-    return deadlines
+    margin = (min(deadlines.values()) - datetime.now(UTC)).total_seconds()
+    return deadlines, margin
 
 
 def main() -> None:
@@ -148,7 +259,10 @@ def main() -> None:
     parser.add_argument("--measured", type=int, default=300)
     parser.add_argument("--spread", type=float, default=15.0)
     parser.add_argument("--sqlite", action="store_true")
-    parser.add_argument("--redis", default="", help="Redis URL: run `itilflow worker` with RQ")
+    parser.add_argument("--redis", default="", help="Redis URL: run `itilflow worker` with RQ "
+                        "(auto: a private redis-server on a free port)")
+    parser.add_argument("--processes", type=int, default=0,
+                        help="`itilflow worker --processes N` (default: the worker's own)")
     args = parser.parse_args()
 
     from itilflow.app import create_app
@@ -160,9 +274,14 @@ def main() -> None:
 
     server, arrivals = _receiver()
     db_url, drop = _database(args)
-    worker = None
+    worker = redis_proc = None
+    memory: dict = {}
+    worker_start = None
+    instance = tempfile.mkdtemp(prefix="itilflow-bench-instance-")
+    keep_instance = False
     try:
-        instance = tempfile.mkdtemp(prefix="itilflow-bench-instance-")
+        if args.redis == "auto":
+            args.redis, redis_proc = _private_redis(instance)
         settings = Settings.load(database_url=db_url, secret_key="bench", instance_dir=instance,
                                  redis_url=args.redis)
         app = create_app(settings)
@@ -175,15 +294,22 @@ def main() -> None:
         if args.redis:
             env = {**os.environ, "ITILFLOW_DATABASE_URL": db_url, "ITILFLOW_REDIS_URL": args.redis,
                    "ITILFLOW_SECRET_KEY": "bench", "ITILFLOW_INSTANCE_DIR": instance}
-            worker = subprocess.Popen([sys.executable, "-m", "itilflow.cli", "worker"], cwd=ROOT,
-                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            command = [sys.executable, "-m", "itilflow.cli", "worker"]
+            if args.processes:
+                command += ["--processes", str(args.processes)]
+            with open(Path(instance) / "worker.log", "wb") as log:
+                worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
+                                          stderr=subprocess.STDOUT)
+            worker_start = round(_wait_for_rq_worker(args.redis, worker), 1)
         else:
             start_embedded_runner(settings, rules=rt.rules)
-        deadlines = _set_deadlines(rt, measured_rows, args.spread, start_in=3.0)
+        deadlines, margin = _set_deadlines(rt, measured_rows, args.spread, start_in=3.0)
         last = max(deadlines.values())
         while datetime.now(UTC) < last + timedelta(seconds=10) and len(arrivals) < len(deadlines):
             time.sleep(0.2)
         time.sleep(1.0)
+        if worker is not None:
+            memory = _worker_memory(worker.pid)
         s = rt.session_factory()
         page_of = dict(s.execute(select(Page.message_id, Page.escalation_id)).all())
         open_timers = s.scalar(select(OutboxMessage.id).where(
@@ -200,20 +326,37 @@ def main() -> None:
             "missing": missing, "extra_deliveries": len(arrivals) - len(latencies),
             "median_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
             "p99_ms": round(q[98] * 1000, 1) if latencies else None,
+            "min_ms": round(min(latencies) * 1000, 1) if latencies else None,
             "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
             "seed_seconds": round(seeded, 1), "timers_still_open": open_timers is not None,
+            "deadlines_committed_s_before_first": round(margin, 2),
         }
+        if worker is not None:
+            result.update(processes=args.processes or None, worker_start_seconds=worker_start,
+                          **memory)
+            if missing:
+                result["worker_log"] = str(Path(instance) / "worker.log")
+                keep_instance = True
         print(json.dumps(result, indent=2))
         rt.engine.dispose()
     finally:
         if worker is not None:
             worker.terminate()
-            worker.wait(10)
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(5)
+        if redis_proc is not None:
+            redis_proc.kill()
+            redis_proc.wait(5)
         from itilflow.jobs.runner import stop_embedded_runner
 
         stop_embedded_runner()
         server.shutdown()
         drop()
+        if not keep_instance:
+            shutil.rmtree(instance, ignore_errors=True)
 
 
 if __name__ == "__main__":
