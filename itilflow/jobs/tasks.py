@@ -232,6 +232,14 @@ def _run_sla_check(ctx: JobContext, message: OutboxMessage, now: datetime) -> st
 
 
 def _run_notify(ctx: JobContext, message: OutboxMessage, now: datetime) -> str:
+    if ctx.send_mail is None:
+        # in the app only: nothing leaves the database, so the notification and the row's
+        # outcome are one transaction (a lost attempt writes neither)
+        def deliver(session):
+            notifications.deliver_in_app(session, message.message_id, message.payload, now)
+
+        return "notified" if _finish(ctx, message, status="done", now=now, work=deliver) \
+            else "taken"
     with ctx.session_factory() as session, session.begin():
         note, emails = notifications.deliver_in_app(session, message.message_id, message.payload,
                                                     now)
