@@ -69,21 +69,31 @@ def children(pid: int) -> list[int]:
 class Server:
     """itilflow under gunicorn, as `itilflow serve` starts it."""
 
-    def __init__(self, database_url: str, workers: int) -> None:
+    def __init__(self, database_url: str, workers: int, *, redis_url: str = "",
+                 worker_processes: int = 0) -> None:
         self.port = free_port()
         self.env = {**os.environ, "ITILFLOW_DATABASE_URL": database_url,
-                    "ITILFLOW_SECRET_KEY": "bench-secret", "ITILFLOW_REDIS_URL": "",
+                    "ITILFLOW_SECRET_KEY": "bench-secret", "ITILFLOW_REDIS_URL": redis_url,
                     "ITILFLOW_LOGIN_RATE_LIMIT": "100000 per minute",
                     "ITILFLOW_FORM_RATE_LIMIT": "100000 per minute",
                     "ITILFLOW_API_RATE_LIMIT": "1000000 per minute"}
         self.workers = workers
         self.proc: subprocess.Popen | None = None
+        #: with Redis, the background work runs in `itilflow worker --processes N` beside the
+        #: web workers, as a production install runs it (without, each web worker relays)
+        self.worker_processes = worker_processes if redis_url else 0
+        self.worker: subprocess.Popen | None = None
 
     def __enter__(self) -> Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "itilflow.cli", "serve", "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", str(self.workers), "--quiet"],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+        if self.worker_processes:
+            self.worker = subprocess.Popen(
+                [sys.executable, "-m", "itilflow.cli", "worker", "--processes",
+                 str(self.worker_processes)],
+                env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -96,13 +106,39 @@ class Server:
     def worker_peak_mb(self) -> float:
         return max((peak_rss_mb(p) for p in children(self.proc.pid)), default=0.0)
 
+    def background_peak_mb(self) -> float:
+        """The largest peak RSS among the background worker's processes (0: none runs)."""
+        if self.worker is None:
+            return 0.0
+        return max((peak_rss_mb(p) for p in [self.worker.pid, *children(self.worker.pid)]),
+                   default=0.0)
+
     def __exit__(self, *exc) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        for proc in (self.worker, self.proc):
+            if proc and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def drain_seconds(rt, limit: float = 300.0) -> float | None:
+    """After a write test: how long until no outbox row is due and pending any more (the
+    notifications the writes caused, run by the relays or the worker); None: not in ``limit``."""
+    from sqlalchemy import func, select
+
+    from itilflow.models import OutboxMessage
+
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        with rt.session_factory() as s:
+            left = s.scalar(select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.status == "pending", OutboxMessage.due_at <= datetime.now(UTC)))
+        if not left:
+            return round(time.monotonic() - started, 1)
+        time.sleep(0.5)
+    return None
 
 
 def login_cookie(port: int, email: str) -> str:
@@ -128,6 +164,7 @@ def measure_http(port: int, info: dict, n_requests: int, concurrency: int, rt,
     results.append(run_load("submit incident (POST /api/v1/incidents)", "127.0.0.1", port,
                             lambda i: ("POST", "/api/v1/incidents", body), total=n_requests,
                             concurrency=concurrency, headers=rep).summary())
+    results[-1]["outbox_drain_s"] = drain_seconds(rt)
     ids = open_ticket_ids(rt, n_requests)
     if len(ids) < n_requests:
         ids = (ids * (n_requests // max(1, len(ids)) + 1))[:n_requests]
@@ -136,6 +173,7 @@ def measure_http(port: int, info: dict, n_requests: int, concurrency: int, rt,
                             port, lambda i: ("POST", f"/api/v1/tickets/{ids[i]}/transitions",
                                              trans),
                             total=n_requests, concurrency=concurrency, headers=sit).summary())
+    results[-1]["outbox_drain_s"] = drain_seconds(rt)
     reads = max(200, n_requests // 2)
     cookie = login_cookie(port, "agent@sit.bench")
     results.append(run_load("agent queue page (GET /agent)", "127.0.0.1", port,
@@ -252,19 +290,28 @@ def run_backend(backend: str, sizes: list[int], args) -> dict:
             added = bulk_tickets(rt, info, n)
             seeded = time.perf_counter() - t0
             print(f"[{backend}] {n:,} tickets (+{added:,} in {seeded:.1f}s)", flush=True)
-            with Server(url, args.workers) as server:
+            redis_url = args.redis if backend == "postgresql" else ""
+            with Server(url, args.workers, redis_url=redis_url,
+                        worker_processes=args.worker_processes) as server:
                 http = measure_http(server.port, info, args.requests, args.concurrency, rt,
                                     args.read_concurrency or args.concurrency)
                 web_peak = server.worker_peak_mb()
+                bg_peak = server.background_peak_mb()
             floor = measure_floor(url, args.requests, args.concurrency) \
                 if backend == "postgresql" else []
             out["sizes"][n] = {"seed_seconds": round(seeded, 1), "http": http, "floor": floor,
-                               "web_worker_peak_mb": round(web_peak, 1)}
+                               "web_worker_peak_mb": round(web_peak, 1),
+                               "background_worker_peak_mb": round(bg_peak, 1),
+                               "mode": f"redis + itilflow worker --processes "
+                                       f"{args.worker_processes}" if redis_url
+                               else "embedded relay in each web worker (no Redis)"}
             for row in http + floor:
                 print(f"  {row['name']:<55} {row['rps']:>8} req/s  p50 {row['p50_ms']:>7} ms"
                       f"  p95 {row['p95_ms']:>7} ms  p99 {row['p99_ms']:>7} ms  "
                       f"{row['statuses']}", flush=True)
-            print(f"  web worker peak RSS {web_peak:.1f} MB", flush=True)
+            print(f"  web worker peak RSS {web_peak:.1f} MB; background worker {bg_peak:.1f} MB;"
+                  f" writes' outbox drained in {http[0].get('outbox_drain_s')} / "
+                  f"{http[1].get('outbox_drain_s')} s", flush=True)
         rt.engine.dispose()
     finally:
         if pg_name and not args.keep:
@@ -305,6 +352,12 @@ def markdown(results: list[dict], extras: dict) -> str:
                 lines.append(f"| {n:,} | *itilflow / floor* | submit {sub:.2f}x, transition "
                              f"{tr:.2f}x | | | | |")
             lines.append(f"| {n:,} | web worker peak RSS | {data['web_worker_peak_mb']} MB | | | | |")
+            if data.get("background_worker_peak_mb"):
+                lines.append(f"| {n:,} | background worker peak RSS (per process) | "
+                             f"{data['background_worker_peak_mb']} MB | | | | |")
+            drains = [r.get("outbox_drain_s") for r in data["http"][:2]]
+            lines.append(f"| {n:,} | outbox drained after submit / transition | "
+                         f"{drains[0]} s / {drains[1]} s ({data.get('mode')}) | | | | |")
         g = growth(res)
         if g:
             lines += ["", "Growth from the smallest to the largest size (p95 ratio, req/s ratio):", ""]
@@ -341,6 +394,11 @@ def main() -> None:
     parser.add_argument("--skip-report", action="store_true")
     parser.add_argument("--keep", action="store_true",
                         help="keep the PostgreSQL database (and the SQLite file)")
+    parser.add_argument("--redis", default="",
+                        help="PostgreSQL runs: a Redis URL; the background work then runs in "
+                             "`itilflow worker` beside gunicorn (default: the embedded relay)")
+    parser.add_argument("--worker-processes", type=int, default=2,
+                        help="`itilflow worker --processes N` with --redis (default 2)")
     parser.add_argument("--paging-processes", type=int, default=3,
                         help="`itilflow worker --processes N` in the RQ page-out run (default 3)")
     args = parser.parse_args()
