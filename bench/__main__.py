@@ -18,7 +18,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ import psycopg
 import requests
 
 from bench.loadgen import json_body, run_load
+from bench.procs import children, free_port, peak_rss_mb
 from bench.seed import PASSWORD, bulk_tickets, open_ticket_ids, seed_directory
 from itilflow.app import create_app
 from itilflow.migrate import upgrade
@@ -40,30 +40,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PG_ADMIN = os.environ.get("ITILFLOW_BENCH_POSTGRES_URL",
                           "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def peak_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def children(pid: int) -> list[int]:
-    try:
-        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-        return [int(p) for p in out.stdout.split()]
-    except OSError:
-        return []
 
 
 class Server:

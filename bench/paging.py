@@ -37,6 +37,8 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import insert, select
 
+from bench.procs import descendants, free_port, peak_rss_mb, pss_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -64,9 +66,7 @@ def _receiver():
 
 def _private_redis(tmp: str) -> tuple[str, subprocess.Popen]:
     """A redis-server of our own on a free loopback port (never the shared one)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                              "--save", "", "--appendonly", "no", "--dir", tmp],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -81,52 +81,11 @@ def _private_redis(tmp: str) -> tuple[str, subprocess.Popen]:
     raise RuntimeError("redis-server did not start")
 
 
-def _descendants(pid: int) -> list[int]:
-    """``pid`` and every live process below it."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(parents.get(p, []))
-    return out
-
-
-def _peak_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def _pss_mb(pid: int) -> float:
-    """Proportional set size now: shared pages (the app the pool's parent loaded before it
-    forked) counted once across the processes sharing them."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def _worker_memory(pid: int) -> dict:
     """Peak RSS (VmHWM) of the worker and of each process it started, and their PSS summed
     now (what they take together), in MB."""
-    pids = _descendants(pid)
-    peaks = [round(_peak_rss_mb(p), 1) for p in pids]
+    pids = descendants(pid)
+    peaks = [round(peak_rss_mb(p), 1) for p in pids]
     ticks = os.sysconf("SC_CLK_TCK")
     cpu = 0.0
     for p in pids:
@@ -138,7 +97,7 @@ def _worker_memory(pid: int) -> dict:
     return {"worker_peak_mb": max(peaks, default=0.0),
             "worker_processes": len(pids),
             "worker_peak_mb_each": sorted(peaks, reverse=True),
-            "worker_pss_mb_total": round(sum(_pss_mb(p) for p in pids), 1),
+            "worker_pss_mb_total": round(sum(pss_mb(p) for p in pids), 1),
             "worker_cpu_seconds": round(cpu, 1)}
 
 
