@@ -475,13 +475,8 @@ class BusinessCalendar:
             if before == after:
                 entry = (hi + 1, before, after)
             else:
-                while hi - lo > 1:
-                    mid = (lo + hi) // 2
-                    if self._zone_offset_us(mid) == before:
-                        lo = mid
-                    else:
-                        hi = mid
-                entry = (hi, before, after)
+                entry = (self._first_offset_change(lo, hi, before, self._zone_offset_us),
+                         before, after)
             self._offsets[utc_day] = entry
         change, before, after = entry
         return before if us < change else after
@@ -527,12 +522,14 @@ class BusinessCalendar:
                 return
             cursor = chunk_end
 
-    def _first_offset_change(self, lo: int, hi: int, offset: int) -> int:
+    def _first_offset_change(self, lo: int, hi: int, offset: int, probe=None) -> int:
         """The first microsecond in (lo, hi] whose UTC offset differs from ``offset``
-        (at ``lo`` it is ``offset``, at ``hi`` it is not)."""
+        (at ``lo`` it is ``offset``, at ``hi`` it is not), asking ``probe`` (default: the
+        cached offsets) for the offset at an instant."""
+        probe = probe or self._offset_us
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            if self._offset_us(mid) == offset:
+            if probe(mid) == offset:
                 lo = mid
             else:
                 hi = mid
