@@ -72,13 +72,14 @@ def smtp_sender(settings: Settings) -> Callable[[list[str], str, str], None] | N
 
 
 def context_from_settings(settings: Settings, *, session_factory=None, rules: Rules | None = None,
-                          pre_ping: bool = True) -> JobContext:
-    """``pre_ping=False``: no liveness round trip each time a session takes a pooled connection
-    (the worker: a job whose connection turns out dead is retried once, ``tasks._start``)."""
+                          pre_ping: bool = False) -> JobContext:
+    """``pre_ping=True``: a liveness round trip each time a session takes a pooled connection.
+    Without it the pool still drops connections the server closed (``db._closed_by_server``),
+    and a job whose connection turns out dead anyway is retried once (``tasks._start``)."""
     if session_factory is None:
         from itilflow.db import make_engine, make_session_factory
 
-        options = {} if pre_ping else {"pool_pre_ping": False}
-        session_factory = make_session_factory(make_engine(settings.sqlalchemy_url, **options))
+        session_factory = make_session_factory(make_engine(settings.sqlalchemy_url,
+                                                           pool_pre_ping=pre_ping))
     return JobContext(session_factory=session_factory, rules=rules or load_rules(settings),
                       settings=settings, send_mail=smtp_sender(settings))

@@ -8,6 +8,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 import requests
 from sqlalchemy import select, text
@@ -103,3 +104,29 @@ def test_a_background_append_and_a_comment_chain_in_turn(server, api, rt):
     assert [(e.seq, e.kind) for e in events] == [(1, "created"), (2, "sla_breach"),
                                                  (3, "comment")]
     assert events[2].prev_hash == events[1].hash
+
+
+def test_connections_the_server_closed_are_replaced_without_an_error(server, api, rt):
+    """The database ends every pooled connection (a restart, an administrator): the next
+    calls get fresh ones and succeed. The pool sees the closed socket at checkout; without
+    that check (and without a pre-ping round trip) the first call on each dead connection
+    failed with a 500."""
+    headers = api.headers("agent@sit.test")
+    with requests.Session() as http:  # fill the pool with several connections
+        for _ in range(5):
+            assert http.get(f"{server}/tickets", headers=headers, timeout=30).status_code == 200
+    url = rt.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as admin:  # not one of the pool's
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        for _ in range(200):  # until the ended backends are gone
+            left = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                 "current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+            if not left:
+                break
+            time.sleep(0.05)
+    assert not left
+    with requests.Session() as http:
+        statuses = [http.get(f"{server}/tickets", headers=headers, timeout=30).status_code
+                    for _ in range(12)]
+    assert statuses == [200] * 12
