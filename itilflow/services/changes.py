@@ -462,9 +462,7 @@ def cab_view(session: Session, rules: Rules, actor_ctx: Actor) -> list[dict[str,
     query = (select(Ticket).where(Ticket.kind == "change",
                                   Ticket.state.in_(("awaiting_approval", "new", "assessment")))
              .order_by(Ticket.id))
-    clause = tickets.visibility_clause(actor_ctx)
-    if clause is not None:
-        query = query.where(clause)
+    query = tickets.visible_to(query, actor_ctx)
     items = []
     for ticket in session.scalars(query):
         details = ticket.details or {}
@@ -504,9 +502,7 @@ def change_calendar(session: Session, rules: Rules, actor_ctx: Actor, *, start: 
     query = (select(Ticket, ChangeWindow).join(ChangeWindow, ChangeWindow.ticket_id == Ticket.id)
              .where(ChangeWindow.planned_start < finish, ChangeWindow.planned_end > begin)
              .order_by(ChangeWindow.planned_start, Ticket.id))
-    clause = tickets.visibility_clause(actor_ctx)
-    if clause is not None:
-        query = query.where(clause)
+    query = tickets.visible_to(query, actor_ctx)
     if system is not None:
         sys_row = directory.system_for(session, actor_ctx, system)
         query = query.where(ChangeWindow.system_id == sys_row.id)

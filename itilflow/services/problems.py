@@ -178,9 +178,7 @@ def _known_errors(session: Session, rules: Rules, actor_ctx: Actor, wanted: set[
              .order_by(Ticket.id.desc()).limit(500))
     if system_id is not None:
         query = query.where(Ticket.system_id == system_id)
-    clause = tickets.visibility_clause(actor_ctx)
-    if clause is not None:
-        query = query.where(clause)
+    query = tickets.visible_to(query, actor_ctx)
     found = []
     for problem in session.scalars(query):
         details = problem.details or {}

@@ -77,9 +77,7 @@ def queue_tickets(session: Session, rules: Rules, actor_ctx: Actor, queue: str,
     if queue not in QUEUES:
         raise ValidationError("Unknown queue.", {"queue": ["Must be one of: " + ", ".join(QUEUES)]})
     query = select(Ticket).options(*ticket_pages.PAGE_LOADING)
-    clause = tickets.visibility_clause(actor_ctx)
-    if clause is not None:
-        query = query.where(clause)
+    query = tickets.visible_to(query, actor_ctx)
     open_states = _states(rules, "open")
     active_states = _states(rules, "open", "waiting")
     if queue == "triage":

@@ -390,16 +390,19 @@ def visibility_clause(actor_ctx: Actor):
     return Ticket.customer_id == actor_ctx.organisation_id
 
 
+def visible_to(query, actor_ctx: Actor):
+    """``query`` narrowed to the tickets the actor may see (every reader of ticket lists)."""
+    clause = visibility_clause(actor_ctx)
+    return query if clause is None else query.where(clause)
+
+
 def list_tickets(session: Session, rules: Rules, actor_ctx: Actor, filters: TicketFilters, *,
                  cursor: str | None = None, limit: int = 50) -> tuple[list[Ticket], str | None]:
     """Newest first, keyset-paginated on id: the cost of a page does not grow with the table."""
     errors: dict[str, list[str]] = {}
     # the rows alone: joining each row's system and users is a join of eight tables that
     # PostgreSQL re-plans on every page; the caller attaches them per page (ticket_pages)
-    query = select(Ticket).options(*ticket_pages.PAGE_LOADING)
-    clause = visibility_clause(actor_ctx)
-    if clause is not None:
-        query = query.where(clause)
+    query = visible_to(select(Ticket).options(*ticket_pages.PAGE_LOADING), actor_ctx)
     if filters.kind:
         if filters.kind not in rules.workflows:
             errors["kind"] = ["Must be one of: " + ", ".join(rules.workflows) + "."]
