@@ -232,12 +232,18 @@ def audit_verify() -> None:
 
     with _UnitOfWork() as session:
         checked, faults = verify_chains(session)
+    report_chain_faults([f"ticket {f.ticket_id} event {f.seq}: {f.reason}" for f in faults],
+                        f"{checked} events", "chains intact")
+
+
+def report_chain_faults(faults: list[str], checked: str, intact: str) -> None:
+    """Print a hash-chain verification: each fault, then exit 1; or that all is intact."""
     for fault in faults:
-        click.echo(f"ticket {fault.ticket_id} event {fault.seq}: {fault.reason}")
+        click.echo(fault)
     if faults:
-        click.echo(f"{len(faults)} fault(s) in {checked} events.", err=True)
+        click.echo(f"{len(faults)} fault(s) in {checked}.", err=True)
         sys.exit(1)
-    click.echo(f"{checked} events verified, chains intact.")
+    click.echo(f"{checked} verified, {intact}.")
 
 
 # --- running ------------------------------------------------------------------------------

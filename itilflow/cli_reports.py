@@ -118,12 +118,8 @@ def audit_verify_access() -> None:
     cli = _cli()
     with cli._UnitOfWork() as session:
         checked, faults = verify_log(session)
-    for fault in faults:
-        click.echo(f"access log entry {fault.seq}: {fault.reason}")
-    if faults:
-        click.echo(f"{len(faults)} fault(s) in {checked} entries.", err=True)
-        sys.exit(1)
-    click.echo(f"{checked} access log entries verified, chain intact.")
+    cli.report_chain_faults([f"access log entry {f.seq}: {f.reason}" for f in faults],
+                            f"{checked} access log entries", "chain intact")
 
 
 @click.command("purge-access")
