@@ -17,7 +17,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -30,7 +29,7 @@ import psycopg
 import requests
 
 from bench.loadgen import json_body, run_load
-from bench.procs import children, free_port, peak_rss_mb
+from bench.procs import children, free_port, peak_rss_mb, stop
 from bench.seed import PASSWORD, bulk_tickets, open_ticket_ids, seed_directory
 from itilflow.app import create_app
 from itilflow.migrate import upgrade
@@ -91,12 +90,7 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         for proc in (self.worker, self.proc):
-            if proc and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop(proc)
 
 
 def drain_seconds(rt, limit: float = 300.0) -> float | None:

@@ -37,7 +37,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import insert, select
 
-from bench.procs import descendants, free_port, peak_rss_mb, pss_mb
+from bench.procs import descendants, free_port, peak_rss_mb, pss_mb, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -299,13 +299,7 @@ def main() -> None:
         print(json.dumps(result, indent=2))
         rt.engine.dispose()
     finally:
-        if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(5)
+        stop(worker, 15)
         if redis_proc is not None:
             redis_proc.kill()
             redis_proc.wait(5)

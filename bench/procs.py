@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 from pathlib import Path
 
 
@@ -55,3 +56,15 @@ def pss_mb(pid: int) -> float:
     """Proportional set size now: pages shared by several processes (the app a pool's parent
     loaded before it forked) counted once across them, in MB."""
     return _kib_field_mb(f"/proc/{pid}/smaps_rollup", "Pss:")
+
+
+def stop(proc, timeout: float = 30.0) -> None:
+    """SIGTERM a child process and wait for it; kill it if it does not end in ``timeout``."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
