@@ -31,8 +31,8 @@ class Relay:
         self.threads = threads
         self._pool = None
 
-    def claim(self, now: datetime) -> list[tuple[str, int]]:
-        """Claim up to ``batch`` due rows for one lease: [(message_id, attempts)]."""
+    def claim(self, now: datetime) -> list[tuple[str, int, str]]:
+        """Claim up to ``batch`` due rows for one lease: [(message_id, attempts, topic)]."""
         until = now + timedelta(seconds=self.ctx.settings.outbox_lease_seconds)
         due = (select(OutboxMessage.id)
                .where(OutboxMessage.status == "pending", OutboxMessage.due_at <= now,
@@ -45,10 +45,10 @@ class Relay:
                 update(OutboxMessage).where(OutboxMessage.id.in_(due.scalar_subquery()))
                 .values(claimed_until=until)
                 .returning(OutboxMessage.id, OutboxMessage.message_id, OutboxMessage.attempts,
-                           OutboxMessage.due_at)
+                           OutboxMessage.due_at, OutboxMessage.topic)
                 .execution_options(synchronize_session=False)).all()
         rows.sort(key=lambda r: (r.due_at, r.id))
-        return [(r.message_id, r.attempts) for r in rows]
+        return [(r.message_id, r.attempts, r.topic) for r in rows]
 
     def next_due(self, now: datetime) -> datetime | None:
         """When the next pending row falls due after ``now`` (None: none does), so that an idle
@@ -69,11 +69,19 @@ class Relay:
         """One tick: claim what is due at ``now`` and run it here or enqueue it in RQ.
         Returns [(message_id, result)] ("queued" for rows handed to RQ)."""
         now = now or datetime.now(UTC)
-        claimed = self.claim(now)
-        results: list[tuple[str, str]] = []
+        claimed: list[tuple[str, int]] = []
+        in_app: list[tuple[str, int]] = []
+        for message_id, attempts, topic in self.claim(now):
+            (in_app if tasks.in_app_only(self.ctx, topic) else claimed).append(
+                (message_id, attempts))
+        results = self._hand_over(claimed, now) if claimed else []
+        # notifications that only write a row in this database run here, after the pages and
+        # in one transaction per tick: a trip through RQ per row cost more than the write
+        return results + tasks.execute_in_app(self.ctx, in_app, now=now)
+
+    def _hand_over(self, claimed: list[tuple[str, int]], now: datetime) -> list[tuple[str, str]]:
+        """Enqueue the rows in RQ, or run them here."""
         if self.queue is not None:
-            if not claimed:
-                return results
             # one Redis round trip for the whole batch (a pipeline), not several per row
             jobs = [self.queue.prepare_data(tasks.rq_execute, (message_id, attempts),
                                             job_id=f"{message_id}-{attempts}", result_ttl=600,
@@ -86,7 +94,7 @@ class Relay:
                 log.warning("RQ unreachable (%s); %d row(s) stay in the outbox", exc,
                             len(claimed))
                 self.release(claimed)
-                return results
+                return []
             return [(message_id, "queued") for message_id, _ in claimed]
         if self.threads > 1 and len(claimed) > 1:
             if self._pool is None:
@@ -96,6 +104,4 @@ class Relay:
             futures = [(m, self._pool.submit(tasks.execute, self.ctx, m, a, now=now))
                        for m, a in claimed]
             return [(m, f.result()) for m, f in futures]
-        for message_id, attempts in claimed:
-            results.append((message_id, tasks.execute(self.ctx, message_id, attempts, now=now)))
-        return results
+        return [(m, tasks.execute(self.ctx, m, a, now=now)) for m, a in claimed]

@@ -19,7 +19,7 @@ import random
 import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event, update
+from sqlalchemy import event, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from itilflow.domain import paging as paging_rules
@@ -258,6 +258,39 @@ def _run_notify(ctx: JobContext, message: OutboxMessage, now: datetime) -> str:
             return "retry"
     _finish(ctx, message, status="done", now=now)
     return "notified"
+
+
+def in_app_only(ctx: JobContext, topic: str) -> bool:
+    """A row whose whole effect is a write to this database (a notification with no SMTP):
+    the relay runs such rows itself, many in one transaction (``execute_in_app``)."""
+    return topic == "notify" and ctx.send_mail is None
+
+
+def execute_in_app(ctx: JobContext, claimed: list[tuple[str, int]], *, now: datetime
+                   ) -> list[tuple[str, str]]:
+    """Run many in-app notification rows in one transaction: take those this attempt still
+    owns (compare-and-set on ``attempts``, as ``execute`` does one by one), write their
+    notifications and mark them done, together; a row another relay took is left alone. If the
+    batch fails, each row runs on its own (``execute``), with its own retry and error."""
+    if not claimed:
+        return []
+    try:
+        with ctx.session_factory() as session, session.begin():
+            owned = session.execute(
+                update(OutboxMessage)
+                .where(tuple_(OutboxMessage.message_id, OutboxMessage.attempts).in_(claimed),
+                       OutboxMessage.status == "pending", OutboxMessage.topic == "notify")
+                .values(attempts=OutboxMessage.attempts + 1, status="done", done_at=now,
+                        claimed_until=None, last_error=None)
+                .returning(OutboxMessage.message_id, OutboxMessage.payload)
+                .execution_options(synchronize_session=False)).all()
+            notifications.deliver_in_app_many(session, [tuple(row) for row in owned], now)
+    except Exception:  # e.g. a dropped connection or a bad payload: one by one, with retries
+        log.exception("in-app notifications: a batch of %d failed; running them one by one",
+                      len(claimed))
+        return [(m, execute(ctx, m, a, now=now)) for m, a in claimed]
+    done = {row.message_id for row in owned}
+    return [(m, "notified" if m in done else "taken") for m, _ in claimed]
 
 
 _HANDLERS = {"page": _run_page, "escalate": _run_escalate, "notify": _run_notify,

@@ -9,10 +9,12 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from itilflow.jobs import tasks
 from itilflow.jobs.context import JobContext, smtp_sender
 from itilflow.jobs.relay import Relay
+from itilflow.models import OutboxMessage
 from itilflow.models.paging import Notification
 from itilflow.services import directory
 from tests.paging.conftest import EVENING, drain, events, make_hooks, raise_incident
@@ -97,3 +99,79 @@ def test_acknowledge_through_the_api_stops_escalation(rt, world, app, receiver, 
     assert [r["body"]["type"] for r in receiver.requests] == [
         "incident.trigger", "incident.acknowledge"]
     assert [t for k, t, _d in events(rt, number) if k == "transition"] == ["acknowledge"]
+
+
+def _outbox(rt, topic="notify"):
+    s = rt.session_factory()
+    rows = {m.message_id: (m.status, m.attempts) for m in s.scalars(
+        select(OutboxMessage).where(OutboxMessage.topic == topic))}
+    s.close()
+    return rows
+
+
+def _notes(rt):
+    s = rt.session_factory()
+    notes = sorted((n.message_id, n.party, n.message) for n in s.scalars(select(Notification)))
+    s.close()
+    return notes
+
+
+def test_relay_writes_in_app_notifications_of_a_tick_together(rt, world, ctx):
+    numbers = [raise_incident(rt, system="arkiv", impact=3, urgency=3, title=f"n{i}")
+               for i in range(5)]
+    results = Relay(ctx).run_due(EVENING)
+    pending = _outbox(rt)
+    assert len(pending) == 5
+    assert sorted(results) == sorted((m, "notified") for m in pending)
+    assert set(pending.values()) == {("done", 1)}
+    notes = _notes(rt)
+    assert [m for m, _p, _t in notes] == sorted(pending)
+    assert all(party == "customer" for _m, party, _t in notes)
+    assert sorted(n for n in numbers if any(n in t for _m, _p, t in notes)) == sorted(numbers)
+
+
+def test_in_app_batch_leaves_a_row_another_relay_took(rt, world, ctx):
+    for i in range(3):
+        raise_incident(rt, system="arkiv", impact=3, urgency=3, title=f"t{i}")
+    relay = Relay(ctx)
+    claimed = [(m, a) for m, a, _topic in relay.claim(EVENING)]
+    stolen = claimed[0][0]
+    s = rt.session_factory()  # its lease ran out and another relay's attempt took it
+    s.execute(update(OutboxMessage).where(OutboxMessage.message_id == stolen)
+              .values(attempts=OutboxMessage.attempts + 1))
+    s.commit()
+    s.close()
+    results = dict(tasks.execute_in_app(ctx, claimed, now=EVENING))
+    assert results.pop(stolen) == "taken"
+    assert set(results.values()) == {"notified"}
+    assert stolen not in [m for m, _p, _t in _notes(rt)]
+    assert _outbox(rt)[stolen] == ("pending", 1)
+    # a repeat of the batch (a relay that thought it still held them) changes nothing
+    before = _notes(rt)
+    assert set(dict(tasks.execute_in_app(ctx, claimed, now=EVENING)).values()) == {"taken"}
+    assert _notes(rt) == before
+
+
+def test_redelivered_notification_is_written_once(rt, world, ctx):
+    raise_incident(rt, system="arkiv", impact=3, urgency=3)
+    Relay(ctx).run_due(EVENING)
+    [message_id] = _outbox(rt)
+    s = rt.session_factory()  # at least once: the row is delivered again after its outcome
+    s.execute(update(OutboxMessage).where(OutboxMessage.message_id == message_id)
+              .values(status="pending", done_at=None))
+    s.commit()
+    s.close()
+    assert Relay(ctx).run_due(EVENING) == [(message_id, "notified")]
+    assert [m for m, _p, _t in _notes(rt)] == [message_id]
+
+
+def test_with_smtp_each_notification_runs_on_its_own(rt, world, smtp_server):
+    settings = replace(rt.settings, smtp_host="127.0.0.1", smtp_port=smtp_server.server_address[1])
+    ctx = JobContext(session_factory=rt.session_factory, rules=rt.rules, settings=settings,
+                     send_mail=smtp_sender(settings))
+    assert not tasks.in_app_only(ctx, "notify")
+    for i in range(2):
+        raise_incident(rt, system="arkiv", impact=3, urgency=3, title=f"m{i}")
+    Relay(ctx).run_due(EVENING)
+    assert len(smtp_server.mails) == 2
+    assert set(_outbox(rt).values()) == {("done", 1)}
