@@ -70,6 +70,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from itilflow.web.reports import bp as reports_web
 
     register_api_blueprint(app, reports_api)
+    from itilflow.api.notifications import blp as notifications_api
+
+    register_api_blueprint(app, notifications_api)
     app.register_blueprint(reports_web)
     init_access_capture(app)
 

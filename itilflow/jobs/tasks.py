@@ -246,7 +246,7 @@ def _run_notify(ctx: JobContext, message: OutboxMessage, now: datetime) -> str:
         text = note.message if note else ""
     if note is not None and emails and ctx.send_mail is not None:
         try:
-            ctx.send_mail(emails, f"[itilflow] {message.payload.get('number')}", text)
+            ctx.send_mail(emails, notifications.mail_subject(message.payload), text)
         except OSError as exc:
             import smtplib
 

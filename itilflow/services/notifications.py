@@ -1,16 +1,23 @@
 """Notifications to the I parties of a ticket (and to the A on an SLA breach): a row in the app
-for the party's organisation, and an email to its staff when SMTP is configured."""
+for the party's organisation, and an email to its staff when SMTP is configured. Security alerts
+(failed logins) go to the admins: a row in the provider's inbox that only admins see, and an
+email to them.
+
+The in-app rows are the organisation's shared inbox (``inbox``): its agents, managers and admins
+read them, and marking one read marks it for the whole team (``mark_read``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from itilflow.domain.parties import MANAGER_ROLES, WORKER_ROLES, Party
+from itilflow.domain.access import Actor
+from itilflow.domain.errors import NotPermitted, ValidationError
+from itilflow.domain.parties import MANAGER_ROLES, WORKER_ROLES, Party, Role
 from itilflow.models import Organisation, Ticket, User
 from itilflow.models.paging import Notification
 from itilflow.services.sql import id_in
@@ -22,7 +29,18 @@ EVENT_TEXT = {
 }
 
 
+#: who has an inbox: the staff of the organisations notifications go to, and the admins
+INBOX_ROLES = frozenset({Role.CUSTOMER_AGENT, Role.CUSTOMER_MANAGER, Role.SIT_AGENT,
+                         Role.SIT_MANAGER, Role.ADMIN})
+#: the unread count stops here (the badge says "99+"): counting a neglected inbox costs nothing
+UNREAD_CAP = 99
+ADMIN_ALERT = "admins"
+
+
 def message_text(payload: dict[str, Any]) -> str:
+    if payload.get("audience") == ADMIN_ALERT:
+        return f"{payload.get('subject')} in {payload.get('window_minutes')} minutes " \
+               f"(last at {payload.get('last_at')})."
     what = EVENT_TEXT.get(payload.get("event", ""), f"changed ({payload.get('event')})")
     text = f"{payload.get('number')} {payload.get('title')!s} {what}"
     if payload.get("target"):
@@ -30,6 +48,12 @@ def message_text(payload: dict[str, Any]) -> str:
     if payload.get("actor"):
         text += f" by {payload['actor']}"
     return text + f"; it is now {payload.get('state')}."
+
+
+def mail_subject(payload: dict[str, Any]) -> str:
+    if payload.get("audience") == ADMIN_ALERT:
+        return f"[itilflow] Security alert: {payload.get('subject')}"
+    return f"[itilflow] {payload.get('number')}"
 
 
 def deliver_in_app(session: Session, message_id: str, payload: dict[str, Any], now: datetime
@@ -41,6 +65,8 @@ def deliver_in_app(session: Session, message_id: str, payload: dict[str, Any], n
     note = session.scalar(select(Notification).where(Notification.message_id == message_id))
     if note is None:  # no such ticket or party
         return None, []
+    if payload.get("audience") == ADMIN_ALERT:
+        return note, sorted({str(e) for e in payload.get("recipients") or ()})
     roles = MANAGER_ROLES if payload.get("event") == "sla_breach" else WORKER_ROLES
     users = session.scalars(select(User).where(User.organisation_id == note.organisation_id,
                                                User.active.is_(True),
@@ -59,19 +85,20 @@ def deliver_in_app_many(session: Session, messages: list[tuple[str, dict[str, An
     their tickets, one of the provider, one INSERT (a repeat delivery of a ``message_id``
     inserts nothing). Returns how many notifications are new."""
     ticket_ids = {p.get("ticket_id") for _, p in messages if isinstance(p.get("ticket_id"), int)}
-    if not ticket_ids:
-        return 0
     customer_of = dict(session.execute(
-        select(Ticket.id, Ticket.customer_id).where(id_in(session, Ticket.id, ticket_ids))).all())
+        select(Ticket.id, Ticket.customer_id).where(id_in(session, Ticket.id, ticket_ids)))
+        .all()) if ticket_ids else {}
     provider_id = session.scalar(select(func.min(Organisation.id))
                                  .where(Organisation.kind == "provider"))
     rows = []
     for message_id, payload in messages:
         party = payload.get("party")
         ticket_id = payload.get("ticket_id")
-        if ticket_id not in customer_of:
+        if payload.get("audience") == ADMIN_ALERT and provider_id is not None:
+            party, ticket_id = Party.PROVIDER.value, None  # in the provider's inbox, admins only
+        elif ticket_id not in customer_of:
             continue
-        org_id = customer_of[ticket_id] if party == Party.CUSTOMER.value else \
+        org_id = customer_of.get(ticket_id) if party == Party.CUSTOMER.value else \
             provider_id if party == Party.PROVIDER.value else None
         if org_id is None:
             continue
@@ -86,8 +113,56 @@ def deliver_in_app_many(session: Session, messages: list[tuple[str, dict[str, An
                            ).rowcount
 
 
-def notifications_for(session: Session, organisation_id: int, *, limit: int = 50
-                      ) -> list[Notification]:
-    return list(session.scalars(select(Notification).where(
-        Notification.organisation_id == organisation_id).order_by(Notification.id.desc())
-        .limit(limit)))
+# --- the inbox ------------------------------------------------------------------------------
+
+def _inbox(actor: Actor):
+    """The actor's inbox as a WHERE clause list; NotPermitted for roles without one."""
+    if actor.role not in INBOX_ROLES:
+        raise NotPermitted("Reporters and suppliers have no inbox: follow your tickets instead.")
+    where = [Notification.organisation_id == actor.organisation_id]
+    if actor.role is not Role.ADMIN:
+        where.append(Notification.ticket_id.is_not(None))  # security alerts: admins only
+    return where
+
+
+def inbox(session: Session, actor: Actor, *, before: Any = None, limit: int = 50
+          ) -> tuple[list[Notification], int | None]:
+    """The newest notifications of the actor's organisation, keyset-paginated on id (``before``
+    is the previous page's ``next``): ([notifications], next or None)."""
+    where = _inbox(actor)
+    if before is not None:
+        if isinstance(before, str) and before.isdigit() and len(before) < 12:
+            before = int(before)
+        if isinstance(before, bool) or not isinstance(before, int) or before < 1:
+            raise ValidationError("Not a valid cursor.", {"before": ["Use the next page link."]})
+        where.append(Notification.id < before)
+    rows = list(session.scalars(select(Notification).where(*where)
+                                .order_by(Notification.id.desc()).limit(limit + 1)))
+    return rows[:limit], rows[limit - 1].id if len(rows) > limit else None
+
+
+def unread_count(session: Session, actor: Actor) -> int:
+    """Unread notifications in the actor's inbox, counted up to ``UNREAD_CAP`` + 1; 0 for roles
+    without one."""
+    if actor.role not in INBOX_ROLES:
+        return 0
+    unread = select(Notification.id).where(*_inbox(actor), Notification.read_at.is_(None)) \
+        .limit(UNREAD_CAP + 1).subquery()
+    return session.scalar(select(func.count()).select_from(unread)) or 0
+
+
+def mark_read(session: Session, actor: Actor, ids: Any, *, now: datetime) -> int:
+    """Mark notifications of the actor's inbox read (``ids`` None: all of them) for the whole
+    team; ids outside the inbox are ignored. Returns how many were unread."""
+    where = _inbox(actor)
+    if ids is not None:
+        if not isinstance(ids, list) or len(ids) > 500 or not all(
+                isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**31 for i in ids):
+            raise ValidationError("ids must be a list of up to 500 notification ids.",
+                                  {"ids": ["A list of notification ids."]})
+        if not ids:
+            return 0
+        where.append(id_in(session, Notification.id, ids))
+    return session.execute(update(Notification).where(*where, Notification.read_at.is_(None))
+                           .values(read_at=now).execution_options(synchronize_session=False)
+                           ).rowcount

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 def init_web(app: Flask) -> None:
     """Register the browser blueprints, the template helpers and the rate limiter."""
-    from itilflow.web import admin, agent, portal, tickets
+    from itilflow.web import admin, agent, inbox, portal, tickets
     from itilflow.web.common import (
         IMPACT_WORDS,
         LAYER_WORDS,
@@ -22,12 +22,13 @@ def init_web(app: Flask) -> None:
     )
     from itilflow.web.i18n import LOCALES, current_locale, gettext
 
-    for bp in (portal.bp, agent.bp, tickets.bp, admin.bp):
+    for bp in (portal.bp, agent.bp, tickets.bp, admin.bp, inbox.bp):
         app.register_blueprint(bp)
     app.jinja_env.globals.update(
         _=gettext, current_locale=current_locale, LOCALES=LOCALES, LAYER_WORDS=LAYER_WORDS,
         IMPACT_WORDS=IMPACT_WORDS, URGENCY_WORDS=URGENCY_WORDS, layer_label=layer_label,
         state_label=state_label, state_category=state_category, is_staff=is_staff,
+        inbox_unread=inbox.unread_badge, INBOX_ROLES={r.value for r in inbox.notifications.INBOX_ROLES},
     )
     app.jinja_env.filters["local_time"] = local_time
     init_limiter(app)

@@ -16,8 +16,10 @@ from itilflow.jobs.context import JobContext, smtp_sender
 from itilflow.jobs.relay import Relay
 from itilflow.models import OutboxMessage
 from itilflow.models.paging import Notification
+from itilflow.runtime import utcnow
 from itilflow.services import directory
 from tests.paging.conftest import EVENING, drain, events, make_hooks, raise_incident
+from tests.web.conftest import csrf_of
 
 
 class _Smtp(socketserver.StreamRequestHandler):
@@ -175,3 +177,21 @@ def test_with_smtp_each_notification_runs_on_its_own(rt, world, smtp_server):
     Relay(ctx).run_due(EVENING)
     assert len(smtp_server.mails) == 2
     assert set(_outbox(rt).values()) == {("done", 1)}
+
+
+def test_failed_login_alert_is_mailed_to_the_admins(app, rt, world, smtp_server):
+    client = app.test_client()
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    for _ in range(rt.settings.login_alert_failures):
+        client.post("/login", data={"email": "nobody@x.test", "password": "guess",
+                                    "csrf_token": token})
+    settings = replace(rt.settings, smtp_host="127.0.0.1", smtp_port=smtp_server.server_address[1])
+    ctx = JobContext(session_factory=rt.session_factory, rules=rt.rules, settings=settings,
+                     send_mail=smtp_sender(settings))
+    drain(Relay(ctx), utcnow() + timedelta(seconds=1))
+    assert len(smtp_server.mails) == 2  # the account and the address
+    assert all(m["rcpt"] == ["admin@sit.test"] for m in smtp_server.mails)
+    assert all(b"Subject: [itilflow] Security alert: 5 failed logins" in m["data"]
+               for m in smtp_server.mails)
+    assert sorted(n.event for n in rt.session_factory().scalars(select(Notification))) == [
+        "failed_logins", "failed_logins"]
