@@ -196,3 +196,36 @@ def test_login_throttles_password_guessing(browser, server, app, world):
     assert statuses[0] == 401 and statuses[-1] == 429
     assert page.get_by_text("Too many attempts").first.is_visible()
     page.context.close()
+
+
+def test_the_inbox_tells_the_team_and_clears(browser, server, app, world, rt):
+    """What the customer's team is told (the I of an operating system incident) shows in the top
+    bar's count and on the notifications page; marking all read clears the count."""
+    from itilflow.jobs.context import JobContext
+    from itilflow.jobs.relay import Relay
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    _seed_queue(rt)
+    relay = Relay(JobContext(session_factory=rt.session_factory, rules=rt.rules,
+                             settings=rt.settings))
+    while relay.run_due(datetime.now(UTC) + timedelta(seconds=1)):
+        pass
+    agent = _page(browser, server, "agent@gst.test")
+    link = agent.get_by_role("link", name=re.compile("^Notifications"))
+    badge = link.locator(".count")
+    assert badge.is_visible()
+    unread = int(badge.inner_text())
+    assert unread >= 1
+    link.click()
+    agent.wait_for_url("**/notifications")
+    rows = agent.locator("table.notifications tbody tr.unread")
+    assert rows.count() == unread
+    assert "WMS requests time out" in agent.locator("table.notifications").inner_text()
+    assert "Login page very slow" not in agent.content()  # ERST's ticket: not GST's inbox
+    agent.screenshot(path=str(SHOTS / "notifications.png"), full_page=True)
+    agent.get_by_role("button", name="Mark all as read").click()
+    agent.wait_for_load_state()
+    assert agent.get_by_text(f"Marked as read: {unread}.").is_visible()
+    assert agent.locator("table.notifications tbody tr.unread").count() == 0
+    assert agent.get_by_role("link", name=re.compile("^Notifications")).locator(".count").count() == 0
+    agent.context.close()
