@@ -24,7 +24,6 @@ from itilflow.services.fields import clean_text
 from itilflow.services.rules import Rules
 
 CHANGE_TYPES = ("standard", "normal", "emergency")
-OUTCOMES = ("successful", "failed", "backed_out")
 #: states in which a change no longer occupies its window
 INACTIVE_STATES = frozenset({"cancelled", "rejected"})
 TEMPLATE_KEY_MAX = 60
@@ -516,25 +515,3 @@ def change_calendar(session: Session, rules: Rules, actor_ctx: Actor, *, start: 
             end=window.planned_end, exclude_ticket_id=ticket.id)
         items.append(item)
     return items
-
-
-# --- outcomes for the monthly report --------------------------------------------------------
-
-def change_outcomes(session: Session, *, customer_id: int, start: datetime, end: datetime
-                    ) -> dict[str, Any]:
-    """Changes of a customer whose outcome was recorded in ``[start, end)``: counts per outcome
-    (successful, failed, backed_out) and the list, for the monthly report."""
-    rows = session.scalars(
-        select(Ticket).where(Ticket.kind == "change", Ticket.customer_id == customer_id,
-                             Ticket.resolved_at >= start, Ticket.resolved_at < end)
-        .order_by(Ticket.resolved_at, Ticket.id))
-    counts = dict.fromkeys(OUTCOMES, 0)
-    changes = []
-    for ticket in rows:
-        outcome = (ticket.details or {}).get("outcome")
-        if outcome in counts:
-            counts[outcome] += 1
-        changes.append({"id": ticket.id, "title": ticket.title, "layer": ticket.layer,
-                        "change_type": (ticket.details or {}).get("change_type"),
-                        "outcome": outcome, "completed_at": ticket.resolved_at.isoformat()})
-    return {"total": sum(counts.values()), **counts, "changes": changes}

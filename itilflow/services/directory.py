@@ -159,11 +159,6 @@ def token_in_use(session: Session, token: str, *, now: datetime) -> ApiToken | N
     return row
 
 
-def user_for_token(session: Session, token: str, *, now: datetime) -> User | None:
-    row = token_in_use(session, token, now=now)
-    return row.user if row is not None else None
-
-
 def revoke_token(session: Session, token_id: int, *, user: User, now: datetime) -> None:
     row = session.get(ApiToken, token_id)
     if row is None or (row.user_id != user.id and user.role != Role.ADMIN.value):

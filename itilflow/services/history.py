@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from itilflow.models import Ticket, TicketEvent, User
@@ -95,6 +95,3 @@ def verify_chains(session: Session) -> tuple[int, list[ChainFault]]:
         prev_hash, expected_seq = event.hash, event.seq + 1
     return checked, faults
 
-
-def event_count(session: Session, ticket_id: int) -> int:
-    return session.scalar(select(func.count()).where(TicketEvent.ticket_id == ticket_id)) or 0

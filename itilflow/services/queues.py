@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from itilflow.domain import access
 from itilflow.domain.access import Actor
 from itilflow.domain.errors import ValidationError
-from itilflow.domain.parties import WORKER_ROLES, Layer, Party, Role
+from itilflow.domain.parties import WORKER_ROLES, Layer, Role
 from itilflow.domain.priority import PRIORITIES
 from itilflow.models import Organisation, System, Ticket, User
 from itilflow.services import ticket_pages, tickets
@@ -179,6 +179,3 @@ def assignable_users(session: Session, rules: Rules, ticket: Ticket) -> list[Use
             found.append(user)
     return found
 
-
-def party_of(actor_ctx: Actor) -> Party | None:
-    return actor_ctx.party

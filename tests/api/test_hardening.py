@@ -124,7 +124,7 @@ def test_directory_lookups_treat_nul_as_unknown(rt, backend):
         actor = directory.load_actor(s, agent)
         assert directory.authenticate(s, f"agent@sit.test{NUL}", PASSWORD) is None
         assert directory.authenticate(s, "agent@sit.test", f"{PASSWORD}{NUL}") is None
-        assert directory.user_for_token(s, f"itf_{NUL}", now=EVENING) is None
+        assert directory.token_in_use(s, f"itf_{NUL}", now=EVENING) is None
         for lookup in (lambda: directory.user_by_email(s, f"a{NUL}@sit.test"),
                        lambda: directory.organisation_by_name(s, f"GST{NUL}"),
                        lambda: directory.system_for(s, actor, f"kort{NUL}")):
