@@ -1,7 +1,12 @@
-"""Admin: organisations, users and roles, named systems, API tokens and the workflows' diagrams.
-Every write goes through ``services.directory`` with the admin as actor."""
+"""Admin: organisations, users and roles, named systems and their escalation, pager hooks and
+dead letters, API tokens and the workflows' diagrams. Every write goes through a service
+(``directory``, ``paging``) with the admin as actor; the views only turn form fields into the
+service's input and render its answer."""
 
 from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
@@ -13,7 +18,7 @@ from itilflow.domain.errors import DomainError, NotFound
 from itilflow.domain.parties import OrgKind, Role
 from itilflow.models import ApiToken, Organisation, System, User
 from itilflow.runtime import db, runtime, utcnow
-from itilflow.services import directory
+from itilflow.services import directory, oncall, paging
 from itilflow.web.common import actor, register_error_pages, require_roles
 from itilflow.web.i18n import _
 
@@ -104,9 +109,221 @@ def system(key: str):
         else:
             flash(_("Saved."), "ok")
             return redirect(url_for("admin.systems"), 303)
+    return _system_page(found, errors=errors, form=request.form)
+
+
+def _system_page(found: System, *, errors: dict | None = None, form=None,
+                 escalation: dict | None = None):
+    """The systems list with one system's edit form and its escalation levels. ``escalation``
+    is a refused escalation form to draw again: ``{party, form, errors, message}``."""
+    who = actor()
+    hooks = paging.list_hooks(db(), who)
+    schedules = oncall.list_schedules(db(), who)
+    parties = []
+    for party in PARTIES:
+        levels = paging.levels_of(db(), found.id, party)
+        refused = escalation if escalation and escalation["party"] == party else None
+        parties.append({
+            "party": party, "label": PARTY_WORDS[party], "levels": levels,
+            "save": f"Save the {party}'s levels",
+            "rows": _rows_of_form(refused["form"]) if refused else _rows_of_levels(levels),
+            "errors": refused["errors"] if refused else {},
+            "message": refused["message"] if refused else None,
+        })
     rows = list(db().scalars(select(System).order_by(System.key)))
-    return render_template("admin/systems.html", systems=rows, orgs=_orgs(), errors=errors,
-                           form=request.form, edit=found, tab="systems"), 422 if errors else 200
+    failed = bool(errors) or escalation is not None
+    return render_template("admin/systems.html", systems=rows, orgs=_orgs(), errors=errors or {},
+                           form=form if errors else {}, edit=found, tab="systems",
+                           parties=parties, hooks=hooks, schedules=schedules,
+                           delay_words=delay_words), 422 if failed else 200
+
+
+# --- escalation ---------------------------------------------------------------------------
+
+PARTIES = ("provider", "customer")
+PARTY_WORDS = {"provider": "Provider", "customer": "Customer"}
+#: the units a delay may be typed in, in seconds
+DELAY_UNITS = {"minutes": 60, "seconds": 1}
+#: rows read from a posted escalation form (the page draws at most ``paging.MAX_LEVELS``; more
+#: filled rows than levels allowed reach the service, which refuses them)
+FORM_ROWS = 50
+
+
+def delay_words(seconds: int) -> str:
+    if seconds and seconds % 60 == 0:
+        return _("%(n)s min", n=seconds // 60)
+    return _("%(n)s s", n=seconds)
+
+
+def _rows_of_levels(levels) -> list[dict[str, str]]:
+    """The form's rows for the current levels, then a few empty ones."""
+    rows = []
+    for level in levels:
+        minutes = level.delay_seconds % 60 == 0
+        rows.append({"hook": level.hook.name,
+                     "delay": str(level.delay_seconds // 60 if minutes else level.delay_seconds),
+                     "unit": "minutes" if minutes else "seconds",
+                     "schedule": level.schedule.name if level.schedule else ""})
+    count = min(max(len(rows) + 2, 3), paging.MAX_LEVELS)
+    while len(rows) < count:
+        rows.append({"hook": "", "delay": "", "unit": "minutes", "schedule": ""})
+    return rows
+
+
+def _rows_of_form(form) -> list[dict[str, str]]:
+    """The rows as they were sent (to draw a refused form again)."""
+    rows = [{"hook": form.get(f"hook_{i}", ""), "delay": form.get(f"delay_{i}", ""),
+             "unit": form.get(f"unit_{i}", "minutes"), "schedule": form.get(f"schedule_{i}", "")}
+            for i in range(FORM_ROWS) if f"hook_{i}" in form]
+    while len(rows) < 3:
+        rows.append({"hook": "", "delay": "", "unit": "minutes", "schedule": ""})
+    return rows
+
+
+def _delay_seconds(raw: str | None, unit: str | None) -> Any:
+    """A delay typed in minutes or seconds, as whole seconds. Empty is 0 (the last level's delay
+    is not used). Anything that is not a whole number of seconds goes to the service as typed,
+    so the service names the fault."""
+    text = (raw or "").strip()
+    if not text:
+        return 0
+    try:
+        value = Decimal(text.replace(",", "."))  # a Danish decimal comma reads too
+    except InvalidOperation:
+        return text
+    if unit not in DELAY_UNITS or not value.is_finite() or abs(value) > 10**9:
+        return text
+    seconds = value * DELAY_UNITS[unit]
+    return int(seconds) if seconds == seconds.to_integral_value() else text
+
+
+def _escalation_body(form) -> tuple[dict[str, Any], list[int]]:
+    """The API's body ``{party, levels: [{hook, delay_seconds, schedule?}]}`` from the form's
+    rows (a row without a hook is left out), and the form row of each level."""
+    levels, row_of = [], []
+    for i in range(FORM_ROWS):
+        hook = (form.get(f"hook_{i}") or "").strip()
+        if not hook:
+            continue
+        level: dict[str, Any] = {"hook": hook, "delay_seconds": _delay_seconds(
+            form.get(f"delay_{i}"), form.get(f"unit_{i}", "minutes"))}
+        schedule = (form.get(f"schedule_{i}") or "").strip()
+        if schedule:
+            level["schedule"] = schedule
+        levels.append(level)
+        row_of.append(i)
+    return {"party": form.get("party"), "levels": levels}, row_of
+
+
+def _row_errors(errors: dict[str, list[str]], row_of: list[int]) -> dict[str, list[str]]:
+    """The service's ``levels.N.field`` errors keyed by the form's row (``hook_3``); the rest
+    (``party``, ``levels``) as they are."""
+    out: dict[str, list[str]] = {}
+    for key, messages in errors.items():
+        parts = key.split(".")
+        if parts[0] == "levels" and len(parts) >= 2 and parts[1].isdigit() \
+                and int(parts[1]) < len(row_of):
+            field = {"delay_seconds": "delay"}.get(parts[2], parts[2]) if len(parts) > 2 \
+                else "row"
+            out.setdefault(f"{field}_{row_of[int(parts[1])]}", []).extend(messages)
+        else:
+            out.setdefault(key, []).extend(messages)
+    return out
+
+
+@bp.post("/systems/<key>/escalation")
+@login_required
+@admin_only
+def escalation(key: str):
+    found = db().scalar(select(System).where(System.key == key))
+    if found is None:
+        raise NotFound("No such system.")
+    body, row_of = _escalation_body(request.form)
+    try:
+        _system, party, _levels = paging.set_escalation(db(), actor(), key, body)
+    except DomainError as exc:
+        if exc.status not in (409, 422):
+            raise
+        db().rollback()
+        party = body["party"] if body["party"] in PARTIES else PARTIES[0]
+        return _system_page(found, escalation={
+            "party": party, "form": request.form, "errors": _row_errors(exc.errors, row_of),
+            "message": exc.message})
+    flash(_("Escalation saved: %(party)s.", party=_(PARTY_WORDS[party])), "ok")
+    return redirect(url_for("admin.system", key=key, _anchor="escalation"), 303)
+
+
+# --- pager hooks, dead letters, on-call schedules -------------------------------------------
+
+def _hook_input(form) -> dict[str, Any]:
+    """The API's body for a new hook; an empty routing key or secret is left out (no secret:
+    the service generates one)."""
+    data: dict[str, Any] = {"name": form.get("name"), "url": form.get("url"),
+                            "format": form.get("format")}
+    for name in ("routing_key", "secret"):
+        value = (form.get(name) or "").strip()
+        if value:
+            data[name] = value
+    return data
+
+
+@bp.route("/pager", methods=["GET", "POST"])
+@login_required
+@admin_only
+def pager():
+    errors: dict = {}
+    message = None
+    created = None
+    form = request.form
+    status = 200
+    if request.method == "POST":
+        try:
+            hook, secret = paging.create_hook(db(), actor(), _hook_input(form), now=utcnow())
+        except DomainError as exc:
+            if exc.status not in (409, 422):
+                raise
+            db().rollback()
+            errors = exc.errors or {"name": [exc.message]}
+            message, status = exc.message, exc.status
+        else:
+            if secret is None:  # the admin's own secret: nothing to show once
+                flash(_("Pager hook %(name)s created.", name=hook.name), "ok")
+                return redirect(url_for("admin.pager"), 303)
+            created = {"name": hook.name, "secret": secret}
+            form = {}
+    return _pager_page(errors=errors, message=message, form=form, created=created), status
+
+
+def _pager_page(*, errors: dict | None = None, message: str | None = None, form=None,
+                created: dict | None = None, resend_error: str | None = None) -> str:
+    who = actor()
+    rules = runtime().rules
+    now = utcnow()
+    dead = [paging.page_json(rules, db(), p) | {"sent": p.created_at}
+            for p in paging.dead_letters(db(), who)]
+    schedules = [oncall.now_json(db(), who, s.name, at=None, now=now) | oncall.schedule_json(s)
+                 for s in oncall.list_schedules(db(), who)]
+    return render_template("admin/pager.html", hooks=paging.list_hooks(db(), who), dead=dead,
+                           schedules=schedules, errors=errors or {}, message=message,
+                           form=form or {}, created=created, resend_error=resend_error,
+                           formats=("generic", "pagerduty"), tab="pager")
+
+
+@bp.post("/pager/dead-letters/<int:page_id>/resend")
+@login_required
+@admin_only
+def resend_page(page_id: int):
+    try:
+        page = paging.resend(db(), actor(), page_id, now=utcnow())
+    except DomainError as exc:
+        if exc.status not in (404, 409):
+            raise
+        db().rollback()
+        return _pager_page(resend_error=exc.message), exc.status
+    flash(_("Level %(level)s of %(ticket)s will be sent again to %(hook)s.", level=page.level,
+            ticket=paging.page_json(runtime().rules, db(), page)["ticket"], hook=page.hook.name),
+          "ok")
+    return redirect(url_for("admin.pager"), 303)
 
 
 @bp.route("/tokens", methods=["GET", "POST"])

@@ -265,6 +265,118 @@ DA: dict[str, str] = {
     "Closed": "Lukket",
     "Cancelled": "Annulleret",
     "Incident management": "Incident management",
+    # admin: paging, escalation, the access log tab
+    "Paging": "Personsøgning",
+    "Access log": "Adgangslog",
+    "%(n)s min": "%(n)s min.",
+    "%(n)s s": "%(n)s sek.",
+    "Escalation saved: %(party)s.": "Eskalering gemt: %(party)s.",
+    "Provider": "Leverandør (SIT)",
+    "Save the provider's levels": "Gem leverandørens niveauer",
+    "Save the customer's levels": "Gem kundens niveauer",
+    "Pager hook %(name)s created.": "Personsøger-hook %(name)s er oprettet.",
+    "Level %(level)s of %(ticket)s will be sent again to %(hook)s.":
+        "Niveau %(level)s af %(ticket)s sendes igen til %(hook)s.",
+    "After hours, urgent incidents on systems with vagtordning page the on-call people through "
+    "these pager hooks. Which hooks are paged, in what order, is set per system under Systems.":
+        "Uden for arbejdstid kalder hastende fejl på systemer med vagtordning den vagthavende "
+        "gennem disse personsøger-hooks. Hvilke hooks der kaldes, og i hvilken rækkefølge, "
+        "indstilles for hvert system under Systemer.",
+    "Pager hook %(name)s created. Its signing secret — copy it into the pager now, it will not "
+    "be shown again:":
+        "Personsøger-hook %(name)s er oprettet. Dens signeringsnøgle — kopiér den ind i "
+        "personsøgeren nu, den bliver ikke vist igen:",
+    "Pager hooks": "Personsøger-hooks",
+    "Address (URL)": "Adresse (URL)",
+    "Format": "Format",
+    "No pager hooks yet.": "Ingen personsøger-hooks endnu.",
+    "Add a pager hook": "Tilføj en personsøger-hook",
+    "Where the page is sent: http or https, private networks allowed. Redirects are not "
+    "followed.":
+        "Hvor kaldet sendes hen: http eller https, private netværk er tilladt. Omdirigeringer "
+        "følges ikke.",
+    "PagerDuty (Events API v2)": "PagerDuty (Events API v2)",
+    "Generic (signed JSON)": "Generisk (signeret JSON)",
+    "Routing key": "Routing-nøgle",
+    "The PagerDuty integration key. Required for PagerDuty, optional otherwise.":
+        "PagerDuty-integrationsnøglen. Skal udfyldes for PagerDuty, ellers valgfri.",
+    "Signing secret (optional)": "Signeringsnøgle (valgfri)",
+    "Leave empty to have one made for you: it is shown once, after you add the hook.":
+        "Lad feltet stå tomt, så laves der en til dig: den vises én gang, når du har tilføjet "
+        "hooken.",
+    "Add pager hook": "Tilføj personsøger-hook",
+    "Pages that could not be delivered": "Kald, der ikke kunne leveres",
+    "The pager did not accept these pages after every attempt. Sending again uses the same "
+    "message id, so a pager that got it after all drops the repeat.":
+        "Personsøgeren tog ikke imod disse kald efter alle forsøg. Sendes de igen, bruges samme "
+        "besked-id, så en personsøger, der alligevel fik kaldet, ser bort fra gentagelsen.",
+    "Level": "Niveau",
+    "Pager hook": "Personsøger-hook",
+    "Attempts": "Forsøg",
+    "Last answer": "Sidste svar",
+    "Sent": "Sendt",
+    "Send again": "Send igen",
+    "None: every page was delivered.": "Ingen: alle kald er leveret.",
+    "On-call schedules": "Vagtplaner",
+    "A level of an escalation may name a schedule: its page then names the person on call. "
+    "Schedules are made through the API (POST /api/v1/oncall-schedules).":
+        "Et eskaleringsniveau kan pege på en vagtplan: kaldet nævner så den vagthavende. "
+        "Vagtplaner oprettes gennem API'et (POST /api/v1/oncall-schedules).",
+    "On call now": "Har vagten nu",
+    "Rotation": "Rotation",
+    "Time zone": "Tidszone",
+    "nobody": "ingen",
+    "every %(n)s week(s)": "hver %(n)s. uge",
+    "calendar": "kalender",
+    "%(n)s override(s)": "%(n)s undtagelse(r)",
+    "No on-call schedules.": "Ingen vagtplaner.",
+    "Escalation": "Eskalering",
+    "Who is paged after hours, and after how long without an acknowledgement the next level is "
+    "paged. Level 1 is paged at once. The provider's levels page for the operating system, "
+    "infrastructure and a layer not yet known; the customer's for the application and "
+    "middleware (where the customer has none, the provider's are paged).":
+        "Hvem der kaldes uden for arbejdstid, og hvor længe der ventes på en kvittering, før "
+        "næste niveau kaldes. Niveau 1 kaldes med det samme. Leverandørens niveauer kaldes for "
+        "operativsystem, infrastruktur og et lag, der endnu ikke er kendt; kundens for "
+        "applikation og middleware (har kunden ingen, kaldes leverandørens).",
+    "This system has no vagtordning: nothing is paged for it until it gets one.":
+        "Systemet har ingen vagtordning: der kaldes ikke for det, før det får en.",
+    "There are no pager hooks yet.": "Der er ingen personsøger-hooks endnu.",
+    "Then wait": "Vent derefter",
+    "On-call schedule": "Vagtplan",
+    "No levels: nobody is paged.": "Ingen niveauer: ingen kaldes.",
+    "Replace the levels": "Erstat niveauerne",
+    "One row per level, in order. Rows without a pager hook are left out; leave them all empty "
+    "to remove every level. The wait of the last level is not used.":
+        "Én række pr. niveau, i rækkefølge. Rækker uden personsøger-hook udelades; lad dem alle "
+        "stå tomme for at fjerne alle niveauer. Ventetiden på sidste niveau bruges ikke.",
+    "Unit": "Enhed",
+    "Pager hook of level %(n)s": "Personsøger-hook på niveau %(n)s",
+    "(none)": "(ingen)",
+    "Wait before the next level, level %(n)s": "Ventetid før næste niveau, niveau %(n)s",
+    "Unit, level %(n)s": "Enhed, niveau %(n)s",
+    "minutes": "minutter",
+    "seconds": "sekunder",
+    "On-call schedule of level %(n)s": "Vagtplan på niveau %(n)s",
+    # the paging services' messages, shown next to the fields
+    "The pager hook has invalid fields.": "Personsøger-hooken har ugyldige felter.",
+    "The escalation policy has invalid fields.": "Eskaleringen har ugyldige felter.",
+    "An http:// or https:// URL.": "En http://- eller https://-adresse.",
+    "Must be one of: pagerduty, generic.": "Skal være pagerduty eller generic.",
+    "A non-empty string of at most 200 characters.": "En tekst på 1 til 200 tegn.",
+    "Required for the pagerduty format.": "Skal udfyldes for PagerDuty-formatet.",
+    "Unknown field.": "Ukendt felt.",
+    "No pager hook by that name.": "Ingen personsøger-hook med det navn.",
+    "A whole number from 0 to 604800.": "Et helt antal sekunder fra 0 til 604800 (7 dage).",
+    "No on-call schedule by that name.": "Ingen vagtplan med det navn.",
+    "Must be provider or customer.": "Skal være leverandør eller kunde.",
+    "A list of at most 10 levels.": "Højst 10 niveauer.",
+    "An object {hook, delay_seconds, schedule?}.": "Et niveau {hook, delay_seconds, schedule?}.",
+    "Only a dead-lettered page can be sent again.":
+        "Kun et kald, der ikke kunne leveres, kan sendes igen.",
+    "No such page.": "Intet sådant kald.",
+    "a secret is 'whsec_' followed by base64.": "en nøgle er 'whsec_' efterfulgt af base64.",
+    "a secret's key is 16 to 128 bytes.": "en nøgle er 16 til 128 bytes.",
 }
 
 

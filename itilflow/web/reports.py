@@ -166,7 +166,7 @@ def access_log_page():
     return render_template("reports/access_log.html", layout=_layout(), entries=entries,
                            next_before=next_before, filters=query, actions=access_log.ACTIONS,
                            verified=verified, zone=ZoneInfo(runtime().settings.timezone),
-                           local=_local)
+                           local=_local, tab="access" if _layout() == "base.html" else None)
 
 
 def _local(value: datetime) -> str:

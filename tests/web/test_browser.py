@@ -229,3 +229,43 @@ def test_the_inbox_tells_the_team_and_clears(browser, server, app, world, rt):
     assert agent.locator("table.notifications tbody tr.unread").count() == 0
     assert agent.get_by_role("link", name=re.compile("^Notifications")).locator(".count").count() == 0
     agent.context.close()
+
+
+def test_admin_adds_a_pager_hook_and_an_escalation_level(browser, server, app, world, rt):
+    """The admin adds a hook on the Paging tab (its secret shown once), then pages it at level 1
+    of a system's provider escalation."""
+    from itilflow.models import System
+    from itilflow.services import paging
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    admin = _page(browser, server, "admin@sit.test")
+    admin.get_by_role("link", name="Paging", exact=True).click()
+    admin.wait_for_url("**/admin/pager")
+    admin.get_by_label("Name", exact=True).fill("sit-vagt")
+    admin.get_by_label("Address (URL)", exact=True).fill("http://10.20.0.5:8080/page")
+    admin.get_by_label("Format", exact=True).select_option("generic")
+    admin.get_by_role("button", name="Add pager hook").click()
+    admin.wait_for_load_state()
+    secret = admin.locator("#new-secret code.token").inner_text()
+    assert secret.startswith("whsec_")
+    assert admin.locator("#hooks tr", has_text="sit-vagt").is_visible()
+    admin.screenshot(path=str(SHOTS / "admin-paging.png"), full_page=True)
+    admin.reload()
+    assert admin.locator("#new-secret").count() == 0 and secret not in admin.content()
+
+    admin.get_by_role("link", name="Systems", exact=True).click()
+    admin.locator("tr", has_text="Kortforsyningen").get_by_role("link", name="Edit").click()
+    admin.wait_for_url("**/admin/systems/kort")
+    admin.get_by_label("Pager hook of level 1").first.select_option("sit-vagt")
+    admin.get_by_label("Wait before the next level, level 1").first.fill("15")
+    admin.get_by_role("button", name="Save the provider's levels").click()
+    admin.wait_for_url("**/admin/systems/kort#escalation")
+    assert admin.get_by_text("Escalation saved: Provider.").is_visible()
+    row = admin.locator("#levels-provider tbody tr").first
+    assert row.inner_text().split("\t")[:2] == ["1", "sit-vagt"]
+    admin.locator("#escalation").screenshot(path=str(SHOTS / "admin-escalation.png"))
+    with rt.session_factory() as s:
+        kort = s.scalar(select(System).where(System.key == "kort"))
+        assert [(lv.hook.name, lv.delay_seconds) for lv in paging.levels_of(s, kort.id, "provider")] \
+            == [("sit-vagt", 900)]
+    admin.context.close()
