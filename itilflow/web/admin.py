@@ -92,13 +92,18 @@ def systems():
                            form=form, edit=None, tab="systems"), 422 if errors else 200
 
 
+def _system_or_404(key: str) -> System:
+    found = db().scalar(select(System).where(System.key == key))
+    if found is None:
+        raise NotFound("No such system.")
+    return found
+
+
 @bp.route("/systems/<key>", methods=["GET", "POST"])
 @login_required
 @admin_only
 def system(key: str):
-    found = db().scalar(select(System).where(System.key == key))
-    if found is None:
-        raise NotFound("No such system.")
+    found = _system_or_404(key)
     errors: dict = {}
     if request.method == "POST":
         try:
@@ -235,9 +240,7 @@ def _row_errors(errors: dict[str, list[str]], row_of: list[int]) -> dict[str, li
 @login_required
 @admin_only
 def escalation(key: str):
-    found = db().scalar(select(System).where(System.key == key))
-    if found is None:
-        raise NotFound("No such system.")
+    found = _system_or_404(key)
     body, row_of = _escalation_body(request.form)
     try:
         _system, party, _levels = paging.set_escalation(db(), actor(), key, body)
