@@ -59,7 +59,8 @@ def zone_of(name: Any) -> ZoneInfo:
         raise ScheduleError("timezone", "An IANA time zone such as Europe/Copenhagen.")
     try:
         return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a name that is a folder of the zone database ("Europe") or unreadable
         raise ScheduleError("timezone", f"Unknown time zone {name!r}.") from None
 
 

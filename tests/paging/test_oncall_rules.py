@@ -17,6 +17,7 @@ from itilflow.domain.oncall import (
     parse_handover,
     parse_ics,
     who_is_on_call,
+    zone_of,
 )
 
 CPH = "Europe/Copenhagen"
@@ -204,3 +205,11 @@ def test_handover_and_override_checks():
         Override("Eva", utc(2026, 3, 10, 22, 0), utc(2026, 3, 10, 20, 0))
     with pytest.raises(ScheduleError):
         Schedule("Mars/Olympus")
+
+
+@pytest.mark.parametrize("name", ["Europe", "America", "Mars/Olympus", "../../etc/passwd",
+                                  "Europe/", "/", "Europe/Copenhagen/x"])
+def test_a_zone_name_that_is_no_zone_is_refused(name):
+    with pytest.raises(ScheduleError) as exc:
+        zone_of(name)
+    assert exc.value.field == "timezone"
