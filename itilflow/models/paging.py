@@ -125,3 +125,7 @@ class InboundWebhook(Base):
 
 
 Index("ix_notifications_org_id", Notification.organisation_id, Notification.id)
+# the unread count (the top bar's badge) and "mark all read" read only unread rows, however long
+# the read history grows
+Index("ix_notifications_unread", Notification.organisation_id, Notification.id,
+      postgresql_where=Notification.read_at.is_(None), sqlite_where=Notification.read_at.is_(None))

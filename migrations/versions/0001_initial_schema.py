@@ -336,6 +336,7 @@ def upgrade() -> None:
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.create_index('ix_notifications_org_id', ['organisation_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_ticket_id'), ['ticket_id'], unique=False)
+        batch_op.create_index('ix_notifications_unread', ['organisation_id', 'id'], unique=False, postgresql_where=sa.text('read_at IS NULL'), sqlite_where=sa.text('read_at IS NULL'))
 
     op.create_table('problem_incidents',
     sa.Column('problem_id', sa.Integer(), nullable=False),
@@ -413,6 +414,7 @@ def downgrade() -> None:
 
     op.drop_table('problem_incidents')
     with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_notifications_unread', postgresql_where=sa.text('read_at IS NULL'), sqlite_where=sa.text('read_at IS NULL'))
         batch_op.drop_index(batch_op.f('ix_notifications_ticket_id'))
         batch_op.drop_index('ix_notifications_org_id')
 
