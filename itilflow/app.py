@@ -107,11 +107,11 @@ def _register_request_boundary(app: Flask) -> None:
             if response.status_code < 400:
                 try:
                     session.commit()
-                except IntegrityError:
+                except IntegrityError as exc:
+                    from itilflow.api.errors import handle_integrity_error
+
                     session.rollback()
-                    response = jsonify(status=409, message="Conflict with existing data.",
-                                       errors={})
-                    response.status_code = 409
+                    response = app.make_response(handle_integrity_error(exc))
             else:
                 session.rollback()
         return response

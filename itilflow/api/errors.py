@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, current_app, jsonify, request
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from itilflow.domain.errors import DomainError
@@ -81,6 +82,27 @@ def handle_http_exception(exc: HTTPException):
     headers = {k: v for k, v in exc.get_headers() if k.lower() not in ("content-type", "content-length")}
     headers.update(data.get("headers") or {})
     return error_response(status, message, errors, headers)
+
+
+CONFLICT_MESSAGE = "Someone else saved the same thing meanwhile. Reload and try again."
+
+
+def handle_integrity_error(_exc: Exception):
+    """A unique key taken by a concurrent request between the service's check and its write
+    (or its commit): a 409, on a page as in the API, never a 500. The request boundary rolls
+    the transaction back (status >= 400); it is rolled back here already, so that drawing the
+    page (the user's language, the navigation) can read again."""
+    from flask import g
+
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()
+    if is_api_request():
+        return error_response(409, CONFLICT_MESSAGE, {})
+    from itilflow.web.common import error_page
+    from itilflow.web.i18n import _
+
+    return error_page(409, _("Conflict"), _(CONFLICT_MESSAGE))
 
 
 def handle_unexpected(exc: Exception):
@@ -191,6 +213,7 @@ def error_docs(blp):
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)
     app.before_request(check_json_body)

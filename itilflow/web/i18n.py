@@ -64,6 +64,8 @@ DA: dict[str, str] = {
         "Formularen er udløbet eller ikke sendt fra denne side. Genindlæs siden, og prøv igen.",
     "Bad request": "Ugyldig forespørgsel",
     "Conflict": "Konflikt",
+    "Someone else saved the same thing meanwhile. Reload and try again.":
+        "En anden har gemt det samme imens. Genindlæs og prøv igen.",
     "Someone changed this ticket meanwhile. The page now shows the latest version: check it "
     "and try again.": "En anden har ændret sagen imens. Siden viser nu den nyeste udgave: "
     "tjek den, og prøv igen.",

@@ -130,3 +130,62 @@ def test_connections_the_server_closed_are_replaced_without_an_error(server, api
         statuses = [http.get(f"{server}/tickets", headers=headers, timeout=30).status_code
                     for _ in range(12)]
     assert statuses == [200] * 12
+
+
+def _taken_meanwhile(rt, name: str, request) -> tuple[int, str]:
+    """``request()`` runs while another transaction holds an uncommitted organisation ``name``:
+    the request's existence check cannot see it and its INSERT waits on the unique index until
+    the other commits. Returns the request's (status, body)."""
+    blocker = psycopg.connect(rt.settings.database_url)
+    blocker.execute("INSERT INTO organisations (name, kind, created_at) "
+                    "VALUES (%s, 'customer', now())", (name,))
+
+    def commit_once_waited_for():
+        with psycopg.connect(rt.settings.database_url, autocommit=True) as watch:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not watch.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'").fetchone()[0]:
+                time.sleep(0.02)
+        blocker.commit()
+        blocker.close()
+
+    committer = threading.Thread(target=commit_once_waited_for)
+    committer.start()
+    try:
+        status, body = request()
+    finally:
+        committer.join(timeout=30)
+    with rt.session_factory() as s:
+        assert s.scalar(text("SELECT count(*) FROM organisations WHERE name = :n"), {"n": name}) == 1
+    return status, body
+
+
+def test_a_name_taken_meanwhile_is_a_409_in_the_api(server, api, rt):
+    status, body = _taken_meanwhile(rt, "Race A/S", lambda: (lambda r: (r.status_code, r.json()))(
+        requests.post(f"{server}/organisations", headers=api.headers("admin@sit.test"),
+                      json={"name": "Race A/S", "kind": "customer"}, timeout=30)))
+    assert status == 409, body
+    assert body["status"] == 409 and "meanwhile" in body["message"]
+
+
+def test_a_name_taken_meanwhile_is_a_409_page_in_the_ui(server, api, rt):
+    import re
+
+    from tests.conftest import PASSWORD
+
+    base = server.removesuffix("/api/v1")
+    http = requests.Session()
+
+    def csrf(path: str) -> str:
+        page = http.get(f"{base}{path}", timeout=30).text
+        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    http.post(f"{base}/login", data={"email": "admin@sit.test", "password": PASSWORD,
+                                      "csrf_token": csrf("/login")}, timeout=30)
+    token = csrf("/admin")
+    status, body = _taken_meanwhile(rt, "Race ApS", lambda: (lambda r: (r.status_code, r.text))(
+        http.post(f"{base}/admin", data={"form": "organisation", "name": "Race ApS",
+                                         "kind": "customer", "csrf_token": token}, timeout=30)))
+    assert status == 409
+    assert "<html" in body and "saved the same thing meanwhile" in body
