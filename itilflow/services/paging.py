@@ -161,7 +161,8 @@ def set_escalation(session: Session, actor: Actor, system_key: Any, data: dict[s
         delay = raw.get("delay_seconds")
         if isinstance(delay, bool) or not isinstance(delay, int) or not \
                 0 <= delay <= MAX_DELAY_SECONDS:
-            errors[f"{where}.delay_seconds"] = [f"A whole number from 0 to {MAX_DELAY_SECONDS}."]
+            errors[f"{where}.delay_seconds"] = [
+                f"A whole number of seconds from 0 to {MAX_DELAY_SECONDS} (7 days)."]
         if hook is not None and f"{where}.delay_seconds" not in errors:
             levels.append((hook, delay, schedule_id))
     if errors:

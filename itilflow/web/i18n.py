@@ -369,7 +369,8 @@ DA: dict[str, str] = {
     "Required for the pagerduty format.": "Skal udfyldes for PagerDuty-formatet.",
     "Unknown field.": "Ukendt felt.",
     "No pager hook by that name.": "Ingen personsøger-hook med det navn.",
-    "A whole number from 0 to 604800.": "Et helt antal sekunder fra 0 til 604800 (7 dage).",
+    "A whole number of seconds from 0 to 604800 (7 days).":
+        "Et helt antal sekunder fra 0 til 604800 (7 dage).",
     "No on-call schedule by that name.": "Ingen vagtplan med det navn.",
     "Must be provider or customer.": "Skal være leverandør eller kunde.",
     "A list of at most 10 levels.": "Højst 10 niveauer.",

@@ -163,7 +163,7 @@ def test_a_bad_escalation_form_is_a_422_and_changes_nothing(app, world, rt, logi
     # each reason sits by its own row of the form it came from
     assert re.search(r'name="delay_0"[^>]*aria-invalid="true"', body)
     assert re.search(r'name="hook_2"[^>]*aria-invalid="true"', body)
-    assert 'id="delay_0-error">A whole number from 0 to 604800.' in body
+    assert 'id="delay_0-error">A whole number of seconds from 0 to 604800 (7 days).' in body
     assert 'id="hook_2-error">No pager hook by that name.' in body
     assert 'value="-5"' in body and "<option selected>nope</option>" in body
     assert _levels(rt) == before == [("sit-l1", 600), ("sit-l2", 0)]
