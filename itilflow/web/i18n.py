@@ -4,7 +4,7 @@ Danish text is looked up by the English one. The locale comes from the user's ow
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import g, has_request_context, request
 from flask_login import current_user
 
 LOCALES = ("en", "da")
@@ -380,6 +380,104 @@ DA: dict[str, str] = {
     "No such page.": "Intet sådant kald.",
     "a secret is 'whsec_' followed by base64.": "en nøgle er 'whsec_' efterfulgt af base64.",
     "a secret's key is 16 to 128 bytes.": "en nøgle er 16 til 128 bytes.",
+    # the monthly report and the access log
+    "Monthly report %(month)s": "Månedsrapport %(month)s",
+    "Monthly standard report": "Månedlig standardrapport",
+    "all customers": "alle kunder",
+    "figures as of": "tal pr.",
+    "generated": "dannet",
+    "Month": "Måned",
+    "All customers": "Alle kunder",
+    "Show": "Vis",
+    "To keep a PDF, print this page from the browser.": "Udskriv siden fra browseren for at gemme en PDF.",
+    "incidents": "hændelser",
+    "outages": "nedbrud",
+    "median time to acknowledge": "median tid til kvittering",
+    "median time to resolve (working time)": "median tid til løsning (arbejdstid)",
+    "changes (%(n)s emergency)": "ændringer (%(n)s akutte)",
+    "after-hours pages": "kald uden for arbejdstid",
+    "Availability": "Tilgængelighed",
+    "Service window": "Servicevindue",
+    "Window": "Vindue",
+    "Down": "Nede",
+    "Outages": "Nedbrud",
+    "Around the clock (vagtordning)": "Døgnet rundt (vagtordning)",
+    "Working time": "Arbejdstid",
+    ("Outages are incidents marked as outage, from the start to the end an agent recorded (or, uncorrected, "
+     "from logging to resolution), counted once where they overlap and only inside the service window."):
+        ("Nedbrud er hændelser markeret som nedbrud, fra den start til den slutning en medarbejder har "
+         "registreret (eller, uden rettelse, fra registrering til løsning), talt én gang hvor de overlapper "
+         "og kun inden for servicevinduet."),
+    "No production systems.": "Ingen produktionssystemer.",
+    "Incidents": "Hændelser",
+    "Time to acknowledge and to resolve": "Tid til kvittering og til løsning",
+    "Count": "Antal",
+    "Mean (wall)": "Gennemsnit (kalendertid)",
+    "Median (wall)": "Median (kalendertid)",
+    "Mean (working)": "Gennemsnit (arbejdstid)",
+    "Median (working)": "Median (arbejdstid)",
+    "Time to acknowledge": "Tid til kvittering",
+    "Time to resolve": "Tid til løsning",
+    "SLA compliance": "SLA-overholdelse",
+    "Response met": "Reaktion overholdt",
+    "Response breached": "Reaktion overskredet",
+    "Resolved in time": "Løst til tiden",
+    "Resolution breached": "Løsning overskredet",
+    "Still open": "Stadig åbne",
+    "Compliance": "Overholdelse",
+    "Hand-overs between the parties:": "Overdragelser mellem parterne:",
+    "on %(n)s tickets; handed over more than once:": "på %(n)s sager; overdraget mere end én gang:",
+    "Changes and problems": "Ændringer og problemer",
+    "Standard changes": "Standardændringer",
+    "Normal changes": "Normale ændringer",
+    "Emergency changes": "Akutte ændringer",
+    "Rejected or cancelled": "Afvist eller annulleret",
+    "Problems opened": "Problemer oprettet",
+    "Problems resolved": "Problemer løst",
+    "Problems closed": "Problemer lukket",
+    "Open known errors": "Åbne kendte fejl",
+    "Known errors": "Kendte fejl",
+    "Problem": "Problem",
+    "Workaround": "Midlertidig løsning",
+    "After-hours paging": "Kald uden for arbejdstid",
+    "Pages sent:": "Sendte kald:",
+    "for %(n)s incidents; acknowledged:": "for %(n)s hændelser; kvitteret:",
+    "median time to acknowledge:": "median tid til kvittering:",
+    ("Logins, failed logins, logouts, token use, reads of tickets, exports, admin actions and refusals. "
+     "Append-only and hash-chained."):
+        ("Log ind, mislykkede log ind, log ud, brug af nøgler, læsning af sager, eksport, "
+         "administratorhandlinger og afvisninger. Kun tilføjelser, hash-kædet."),
+    "Action": "Handling",
+    "any": "alle",
+    "Since": "Fra",
+    "Until": "Til",
+    "Target": "Mål",
+    "Export CSV": "Eksportér CSV",
+    "Verify the chain": "Kontrollér kæden",
+    "%(n)s entries checked:": "%(n)s poster kontrolleret:",
+    "%(n)s fault(s)": "%(n)s fejl",
+    "chain intact": "kæden er intakt",
+    "Address": "Adresse",
+    "Request": "Forespørgsel",
+    "Nothing logged that matches.": "Intet logget, der passer.",
+    "Nothing logged.": "Intet logget.",
+    "Older entries": "Ældre poster",
+    "Application": "Applikation",
+    "Middleware": "Middleware",
+    "Operating system": "Operativsystem",
+    "Infrastructure": "Infrastruktur",
+    "Not yet known": "Endnu ukendt",
+    "Successful": "Gennemført",
+    "Failed": "Fejlet",
+    "Backed out": "Rullet tilbage",
+    "Pending": "Afventer",
+    "Availability in the service window (%)": "Tilgængelighed i servicevinduet (%)",
+    "Incidents by priority": "Hændelser efter prioritet",
+    "Incidents by layer": "Hændelser efter lag",
+    "Incidents by responsible party": "Hændelser efter ansvarlig part",
+    "SIT (provider)": "SIT (leverandør)",
+    "Resolved within SLA, by priority (%)": "Løst inden for SLA, efter prioritet (%)",
+    "Changes by outcome": "Ændringer efter udfald",
 }
 
 
@@ -393,6 +491,9 @@ def pick_locale() -> str:
 
 
 def current_locale() -> str:
+    """The request's locale; outside a request (a report rendered by the CLI) English."""
+    if not has_request_context():
+        return DEFAULT_LOCALE
     if "locale" not in g:
         g.locale = pick_locale()
     return g.locale

@@ -19,6 +19,7 @@ from itilflow.domain.parties import OrgKind, Role
 from itilflow.models import Organisation
 from itilflow.runtime import db, runtime, utcnow
 from itilflow.services import access_log, directory, reports
+from itilflow.web.i18n import _
 
 bp = Blueprint("report_pages", __name__)
 
@@ -32,9 +33,15 @@ def _layout() -> str:
         "reports/standalone.html"
 
 
+def _render(template: str, **context: Any) -> str:
+    """``render_template`` with the translation function, also where no UI registered it (a
+    report rendered on its own page)."""
+    return render_template(template, _=_, **context)
+
+
 def _error(exc: DomainError):
-    return render_template("reports/error.html", layout=_layout(), status=exc.status,
-                           message="There is nothing here, or you may not see it."
+    return _render("reports/error.html", layout=_layout(), status=exc.status,
+                           message=_("There is nothing here, or you may not see it.")
                            if exc.status == 404 else exc.message), exc.status
 
 
@@ -88,32 +95,34 @@ def duration(seconds: float | None) -> str:
 
 def charts(report: dict[str, Any]) -> dict[str, Markup]:
     inc = report["incidents"]
-    layer_names = {"application": "Application", "middleware": "Middleware",
-                   "operating_system": "Operating system", "infrastructure": "Infrastructure",
-                   "unknown": "Not yet known"}
+    layer_names = {"application": _("Application"), "middleware": _("Middleware"),
+                   "operating_system": _("Operating system"),
+                   "infrastructure": _("Infrastructure"), "unknown": _("Not yet known")}
+    outcome_names = {"successful": _("Successful"), "failed": _("Failed"),
+                     "backed_out": _("Backed out"), "pending": _("Pending")}
     return {
         "availability": bar_chart(
-            "Availability in the service window (%)",
+            _("Availability in the service window (%)"),
             [(f"{row['system']} ({row['service_window']})", row["availability_percent"])
              for row in report["availability"]], unit=" %", maximum=100, decimals=2),
-        "priority": bar_chart("Incidents by priority", list(inc["by_priority"].items())),
-        "layer": bar_chart("Incidents by layer",
+        "priority": bar_chart(_("Incidents by priority"), list(inc["by_priority"].items())),
+        "layer": bar_chart(_("Incidents by layer"),
                            [(layer_names.get(k, k), v) for k, v in inc["by_layer"].items()]),
-        "party": bar_chart("Incidents by responsible party",
-                           [("SIT (provider)" if k == "provider" else "Customer", v)
+        "party": bar_chart(_("Incidents by responsible party"),
+                           [(_("SIT (provider)") if k == "provider" else _("Customer"), v)
                             for k, v in inc["by_responsible_party"].items()]),
-        "sla": bar_chart("Resolved within SLA, by priority (%)",
+        "sla": bar_chart(_("Resolved within SLA, by priority (%)"),
                          [(p, row["resolution_compliance_percent"])
                           for p, row in inc["sla"].items()], unit=" %", maximum=100, decimals=1),
-        "changes": bar_chart("Changes by outcome",
-                             [(k.replace("_", " ").capitalize(), v)
+        "changes": bar_chart(_("Changes by outcome"),
+                             [(outcome_names.get(k, k), v)
                               for k, v in report["changes"]["by_outcome"].items()]),
     }
 
 
 def render_report_html(report: dict[str, Any], *, standalone: bool) -> str:
     """The report page's body, on the UI's layout or (for files and mail) on its own."""
-    return render_template("reports/monthly.html", report=report, charts=charts(report),
+    return _render("reports/monthly.html", report=report, charts=charts(report),
                            duration=duration, layout="reports/standalone.html" if standalone
                            else _layout(), standalone=standalone, form=None)
 
@@ -141,7 +150,7 @@ def monthly():
     report = reports.monthly_report(session, runtime().rules, actor, customer=customer or None,
                                     month=month, now=now)
     form = {"month": month, "customer": customer, "customers": customers, "sees_all": sees_all}
-    return render_template("reports/monthly.html", report=report, charts=charts(report),
+    return _render("reports/monthly.html", report=report, charts=charts(report),
                            duration=duration, layout=_layout(), standalone=False, form=form)
 
 
@@ -163,7 +172,7 @@ def access_log_page():
         verified = {"checked": checked, "faults": faults}
     query = {k: v for k, v in request.args.items() if k in ("actor", "action", "since", "until",
                                                               "target") and v}
-    return render_template("reports/access_log.html", layout=_layout(), entries=entries,
+    return _render("reports/access_log.html", layout=_layout(), entries=entries,
                            next_before=next_before, filters=query, actions=access_log.ACTIONS,
                            verified=verified, zone=ZoneInfo(runtime().settings.timezone),
                            local=_local, tab="access" if _layout() == "base.html" else None)

@@ -99,6 +99,26 @@ def test_page_with_charts_and_print_stylesheet(app, world):
     assert "all customers" in sit.get(f"/reports/monthly?month={MONTH}").get_data(as_text=True)
 
 
+def test_report_and_access_log_pages_speak_the_readers_language(app, world):
+    danish = app.test_client()
+    sign_in(danish, "boss@gst.test")
+    headers = {"Accept-Language": "da"}
+    html = danish.get(f"/reports/monthly?month={MONTH}", headers=headers).get_data(as_text=True)
+    for text in ("Månedlig standardrapport · GST", "Tilgængelighed", "SLA-overholdelse",
+                 "Hændelser efter prioritet", "Kald uden for arbejdstid"):
+        assert text in html, text
+    assert "Monthly standard report" not in html and "Incidents by priority" not in html
+    english = app.test_client()
+    sign_in(english, "boss@gst.test")
+    html = english.get(f"/reports/monthly?month={MONTH}", headers={"Accept-Language": "en"}
+                       ).get_data(as_text=True)
+    assert "Monthly standard report · GST" in html and "Incidents by priority" in html
+    admin = app.test_client()
+    sign_in(admin, "admin@sit.test")
+    log = admin.get("/admin/access-log?verify=1", headers=headers).get_data(as_text=True)
+    assert "Adgangslog" in log and "poster kontrolleret" in log and "kæden er intakt" in log
+
+
 def test_outage_correction_over_the_api(app, rt, world):
     s = rt.session_factory()
     rep = directory.create_token(s, directory.user_by_email(s, "rep@gst.test"),
