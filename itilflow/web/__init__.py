@@ -8,7 +8,7 @@ from flask_login import current_user
 
 def init_web(app: Flask) -> None:
     """Register the browser blueprints, the template helpers and the rate limiter."""
-    from itilflow.web import admin, agent, inbox, portal, tickets
+    from itilflow.web import admin, agent, inbox, portal, raise_tickets, tickets
     from itilflow.web.common import (
         IMPACT_WORDS,
         LAYER_WORDS,
@@ -22,7 +22,7 @@ def init_web(app: Flask) -> None:
     )
     from itilflow.web.i18n import LOCALES, current_locale, gettext
 
-    for bp in (portal.bp, agent.bp, tickets.bp, admin.bp, inbox.bp):
+    for bp in (portal.bp, agent.bp, raise_tickets.bp, tickets.bp, admin.bp, inbox.bp):
         app.register_blueprint(bp)
     app.jinja_env.globals.update(
         _=gettext, current_locale=current_locale, LOCALES=LOCALES, LAYER_WORDS=LAYER_WORDS,

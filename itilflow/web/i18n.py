@@ -107,6 +107,59 @@ DA: dict[str, str] = {
     "Incident %(number)s is registered.": "Fejlmelding %(number)s er registreret.",
     "Your organisation has no systems registered yet.":
         "Din organisation har endnu ingen registrerede systemer.",
+    # staff raise tickets from the workspace (/agent/new/...)
+    "New incident": "Ny hændelse",
+    "New problem": "Nyt problem",
+    "New change": "Ny ændring",
+    "Log an incident": "Registrér en hændelse",
+    "Log incident": "Registrér hændelse",
+    "No systems are registered that you may see.": "Der er ingen registrerede systemer, du kan se.",
+    "Leave it at \"don't know\" if unsure: SIT's service desk triages it.":
+        "Lad det stå på \"ved ikke\", hvis du er i tvivl: SIT's servicedesk visiterer den.",
+    "Who called, what happened, when, and what they expected.":
+        "Hvem ringede, hvad skete der, hvornår, og hvad forventede de.",
+    "Open a problem": "Opret et problem",
+    "Open problem": "Opret problem",
+    "The incidents it groups: their numbers, separated by commas or spaces (may be left empty).":
+        "De hændelser, det samler: deres numre adskilt af komma eller mellemrum (kan være tomt).",
+    "What the incidents have in common, and what is known of the cause.":
+        "Hvad hændelserne har til fælles, og hvad man ved om årsagen.",
+    "Problem %(number)s is registered.": "Problem %(number)s er registreret.",
+    "Not an incident number: %(numbers)s.": "Ikke et hændelsesnummer: %(numbers)s.",
+    "Raise a change": "Opret en ændring",
+    "Raise change": "Opret ændring",
+    "Change %(number)s is registered.": "Ændring %(number)s er registreret.",
+    "Change type": "Ændringstype",
+    "Standard (pre-approved)": "Standard (forhåndsgodkendt)",
+    "Normal (needs approval)": "Normal (skal godkendes)",
+    "Emergency": "Akut",
+    "Template": "Skabelon",
+    "None": "Ingen",
+    "A standard change from a template: its layer, title and description come from the template "
+    "where left empty.":
+        "En standardændring fra en skabelon: lag, titel og beskrivelse hentes fra skabelonen, hvor "
+        "de er tomme.",
+    "from the template": "fra skabelonen",
+    "Other affected layers": "Andre berørte lag",
+    "their accountable party approves too": "deres ansvarlige part godkender også",
+    "What will be done, why, and how it is rolled back.":
+        "Hvad der skal gøres, hvorfor, og hvordan det rulles tilbage.",
+    "Planned start": "Planlagt start",
+    "Planned end": "Planlagt slut",
+    "Times are local time (%(zone)s).": "Tidspunkter er lokal tid (%(zone)s).",
+    # the change and problem services' field messages, as the forms show them
+    "Must be after planned_start.": "Skal ligge efter den planlagte start.",
+    "An ISO 8601 date-time with offset.": "Et tidspunkt (dato og klokkeslæt).",
+    "Give an offset, e.g. +01:00.": "Angiv en tidszone, fx +01:00.",
+    "Must be one of: standard, normal, emergency.": "Skal være standard, normal eller akut.",
+    "A change from a template is a standard change.":
+        "En ændring fra en skabelon er en standardændring.",
+    "No such template.": "Ingen sådan skabelon.",
+    "A list of incident ids.": "En liste af hændelser.",
+    "A list of layer names.": "En liste af lag.",
+    "Control characters are not allowed.": "Kontroltegn er ikke tilladt.",
+    "Only agents and managers open problems and changes.":
+        "Kun medarbejdere og ledere opretter problemer og ændringer.",
     "Tickets": "Sager",
     "Number": "Nummer",
     "Status": "Status",

@@ -269,3 +269,32 @@ def test_admin_adds_a_pager_hook_and_an_escalation_level(browser, server, app, w
         assert [(lv.hook.name, lv.delay_seconds) for lv in paging.levels_of(s, kort.id, "provider")] \
             == [("sit-vagt", 900)]
     admin.context.close()
+
+
+def test_sit_agent_logs_a_callers_incident_from_the_workspace(browser, server, app, world, rt):
+    """A caller phones SIT's service desk: the agent logs the incident from /agent and lands on
+    its ticket page; without a layer it waits in SIT's triage queue."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    agent = _page(browser, server, "agent@sit.test")
+    assert agent.url.endswith("/agent")
+    agent.get_by_role("link", name="New incident").click()
+    agent.wait_for_url("**/agent/new/incident")
+    agent.get_by_label("System", exact=True).select_option("kort")
+    agent.get_by_label("Environment", exact=True).select_option("production")
+    assert agent.get_by_role("radio", name="don't know").is_checked()
+    agent.get_by_label("Title", exact=True).fill("Caller: the map shows grey tiles")
+    agent.get_by_label("Description", exact=True).fill("Jens Hansen (GST, 7254 5000) called at "
+                                                       "09:12: grey tiles in the web map.")
+    agent.get_by_label("Impact", exact=True).select_option("2")
+    agent.get_by_label("Urgency", exact=True).select_option("2")
+    agent.screenshot(path=str(SHOTS / "agent-new-incident.png"), full_page=True)
+    agent.get_by_role("button", name="Log incident").click()
+    agent.wait_for_url("**/tickets/INC-*")
+    number = agent.url.rsplit("/", 1)[1]
+    assert agent.get_by_text(f"Incident {number} is registered.").is_visible()
+    assert agent.get_by_role("heading", name=re.compile("Caller: the map shows grey tiles")).is_visible()
+    agent.screenshot(path=str(SHOTS / "agent-new-incident-ticket.png"), full_page=True)
+    agent.goto("/agent?queue=triage")
+    assert agent.locator("#queue-rows tr", has_text=number).is_visible()
+    assert _ticket_count(rt) == 1
+    agent.context.close()
