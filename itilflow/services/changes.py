@@ -273,6 +273,18 @@ def change_warnings(session: Session, rules: Rules, actor_ctx: Actor, ticket_ref
 
 # --- submit -------------------------------------------------------------------------------
 
+def may_raise(rules: Rules, actor_ctx: Actor, activity: str, layer: Layer) -> bool:
+    """Only the party that is R of the change's row on a layer raises a change there (an
+    application or middleware change is the customer's, an OS or infrastructure change SIT's)."""
+    return actor_ctx.party is rules.matrix.cell(activity, layer).responsible()
+
+
+def layers_raised_by(rules: Rules, actor_ctx: Actor, activity: str = "change_management"
+                     ) -> list[Layer]:
+    """The layers on which the actor may raise a change (for a form to offer only those)."""
+    return [layer for layer in Layer if may_raise(rules, actor_ctx, activity, layer)]
+
+
 def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor, data: dict,
                   *, now: datetime) -> Ticket:
     """Raise a change: ``{system, environment, layer, change_type, title, description,
@@ -336,10 +348,9 @@ def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
     activity = template.activity if template else "change_management"
     # An application or middleware change is the customer's, an OS or infrastructure change
     # SIT's: only the party that is R of the change's row on that layer may raise it.
-    cell = rules.matrix.cell(activity, layer)
-    if actor_ctx.party is not cell.responsible():
+    if not may_raise(rules, actor_ctx, activity, layer):
         raise NotPermitted(f"A {layer.value} change is raised by the "
-                           f"{cell.responsible().value}.")
+                           f"{rules.matrix.cell(activity, layer).responsible().value}.")
     approvers = [] if change_type == "standard" else list(dict.fromkeys(
         rules.matrix.cell(activity, other).accountable.value for other in affected))
     start, end = values["planned_start"], values["planned_end"]

@@ -162,5 +162,7 @@ def new_change():
             return _registered(ticket, "Change %(number)s is registered.")
     return render_template(
         "agent/new_change.html", systems=_systems(), templates=changes.list_templates(db()),
-        layers=LAYERS, timezone=runtime().settings.timezone, errors=errors, refusal=refusal,
+        layers=LAYERS, own_layers=[layer.value for layer in changes.layers_raised_by(
+            runtime().rules, actor())],
+        timezone=runtime().settings.timezone, errors=errors, refusal=refusal,
         form=form), status

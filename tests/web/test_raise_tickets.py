@@ -249,3 +249,12 @@ def test_a_missing_csrf_token_is_refused_and_writes_nothing(app, world, rt, logi
         assert sit.post(f"/agent/new/{kind}", data={"system": "kort", "title": "x"}).status_code \
             == 400
     assert _count(rt) == 0
+
+
+def test_the_change_form_offers_the_layers_the_party_raises_changes_on(app, world, login):
+    def offered(email):
+        page = login(email).get("/agent/new/change").get_data(as_text=True)
+        return sorted(set(re.findall(r'name="layer" value="([a-z_]+)"', page)))
+
+    assert offered("agent@sit.test") == ["infrastructure", "operating_system"]
+    assert offered("agent@gst.test") == ["application", "middleware"]
