@@ -181,6 +181,9 @@ class IncidentIn(Body):
     impact = StrictInt(required=True, validate=validate.Range(1, 3))
     urgency = StrictInt(required=True, validate=validate.Range(1, 3))
     outage = StrictBool()
+    reporter = Text(max_length=254, metadata={
+        "description": "Agents and managers: the email of the caller the incident is logged for "
+                       "(a user of the system's customer, or of SIT); omitted: the caller"})
 
 
 class ProblemIn(Body):

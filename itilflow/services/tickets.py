@@ -151,14 +151,17 @@ def _new_ticket(session: Session, rules: Rules, *, kind: str, actor: User, actor
                 system: System, environment: str, layer: Layer | None, title: str,
                 description: str, impact: int, urgency: int, now: datetime,
                 activity: str | None = None, details: dict[str, Any] | None = None,
-                outage: bool = False, on_request: bool = False) -> Ticket:
+                outage: bool = False, on_request: bool = False,
+                reporter: User | None = None) -> Ticket:
+    """``reporter``: the person the ticket is for, when ``actor`` logs it for them (a caller)."""
     workflow = rules.workflow(kind)
+    reporter = reporter or actor
     ticket = Ticket(
         kind=kind, state=workflow.initial, title=title, description=description,
         system=system, customer_id=system.customer_id, environment=environment,
         layer=layer.value if layer else None, activity=activity or workflow.activity,
         impact=impact, urgency=urgency, priority=priority_of(impact, urgency),
-        reporter_id=actor.id, outage=outage, on_request=on_request,
+        reporter_id=reporter.id, outage=outage, on_request=on_request,
         after_hours=not rules.calendar.is_working_time(now), details=details or {},
         sla_pauses=[], workflow_version=workflow.version, created_at=now, updated_at=now,
     )
@@ -170,7 +173,8 @@ def _new_ticket(session: Session, rules: Rules, *, kind: str, actor: User, actor
     append_event(session, ticket, kind="created", actor=actor, now=now, to_state=ticket.state,
                  data={"layer": ticket.layer, "priority": ticket.priority,
                        "responsible_party": ticket.responsible_party,
-                       "after_hours": ticket.after_hours})
+                       "after_hours": ticket.after_hours,
+                       **({"reporter": reporter.email} if reporter is not actor else {})})
     _notify_informed(session, rules, ticket, event="created", now=now, deviation=kind == "incident",
                      actor=actor)
     _after_change(session, rules, ticket, now, "created")
@@ -179,13 +183,18 @@ def _new_ticket(session: Session, rules: Rules, *, kind: str, actor: User, actor
 
 def submit_incident(session: Session, rules: Rules, actor: User, actor_ctx: Actor, data: dict,
                     *, now: datetime, idempotency_key: str | None = None) -> Ticket:
-    """Log an incident; with no layer it goes to SIT's service desk for triage. The same
-    ``idempotency_key`` from the same reporter gives back the ticket it made the first time."""
+    """Log an incident; with no layer it goes to SIT's service desk for triage. An agent or
+    manager may log it for a caller (``reporter``: the caller's email). The same
+    ``idempotency_key`` from the same person gives back the ticket it made the first time."""
     if actor_ctx.role is Role.ADMIN:
         raise NotPermitted("Admins configure itilflow; they do not raise incidents.")
     if idempotency_key:
-        earlier = _submitted_before(session, actor, str(idempotency_key)[:100])
-        if earlier is not None:
+        # keyed on the person the ticket is for (the caller, when an agent logs it for one)
+        caller = data.get("reporter")
+        who = actor if caller in (None, "") or actor_ctx.role not in WORKER_ROLES else \
+            _user_or_none(session, caller)
+        earlier = _submitted_before(session, who, str(idempotency_key)[:100]) if who else None
+        if earlier is not None and access.can_see(actor_ctx, facts(earlier)):
             return earlier
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
@@ -207,15 +216,44 @@ def submit_incident(session: Session, rules: Rules, actor: User, actor_ctx: Acto
     outage = data.get("outage", False)
     if not isinstance(outage, bool):
         errors["outage"] = ["Not a boolean."]
+    reporter = None
+    if data.get("reporter") not in (None, "") and "system" in values:
+        try:
+            reporter = _caller(session, actor_ctx, data["reporter"], values["system"][0])
+        except ValidationError as exc:
+            errors.update(exc.errors)
     if errors:
         raise ValidationError("The incident has invalid fields.", errors)
     system, environment = values["system"]
+    details = {"idempotency_key": str(idempotency_key)[:100]} if idempotency_key else None
     return _new_ticket(session, rules, kind="incident", actor=actor, actor_ctx=actor_ctx,
                        system=system, environment=environment, layer=values["layer"],
                        title=values["title"], description=values["description"],
                        impact=values["impact"], urgency=values["urgency"], now=now, outage=outage,
-                       details={"idempotency_key": str(idempotency_key)[:100]} if idempotency_key
-                       else None)
+                       details=details, reporter=reporter)
+
+
+def _user_or_none(session: Session, email: Any) -> User | None:
+    if not isinstance(email, str) or len(email) > 254:
+        return None
+    try:
+        return directory.user_by_email(session, email)
+    except NotFound:
+        return None
+
+
+def _caller(session: Session, actor_ctx: Actor, email: Any, system: System) -> User:
+    """The person an agent logs an incident for: an active user of the system's customer (or of
+    SIT). Only agents and managers log for someone else."""
+    if actor_ctx.role not in WORKER_ROLES:
+        raise NotPermitted("Only agents and managers log an incident for someone else.")
+    user = _user_or_none(session, email)
+    provider = user is not None and Role(user.role) in (Role.SIT_AGENT, Role.SIT_MANAGER)
+    if user is None or not user.active or not (user.organisation_id == system.customer_id
+                                               or provider):
+        raise ValidationError("Unknown caller.", {"reporter": [
+            "The email of an active user of the system's customer (or of SIT)."]})
+    return user
 
 
 def _submitted_before(session: Session, actor: User, key: str) -> Ticket | None:

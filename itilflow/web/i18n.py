@@ -116,8 +116,6 @@ DA: dict[str, str] = {
     "No systems are registered that you may see.": "Der er ingen registrerede systemer, du kan se.",
     "Leave it at \"don't know\" if unsure: SIT's service desk triages it.":
         "Lad det stå på \"ved ikke\", hvis du er i tvivl: SIT's servicedesk visiterer den.",
-    "Who called, what happened, when, and what they expected.":
-        "Hvem ringede, hvad skete der, hvornår, og hvad forventede de.",
     "Open a problem": "Opret et problem",
     "Open problem": "Opret problem",
     "The incidents it groups: their numbers, separated by commas or spaces (may be left empty).":
@@ -433,6 +431,15 @@ DA: dict[str, str] = {
     "No such page.": "Intet sådant kald.",
     "a secret is 'whsec_' followed by base64.": "en nøgle er 'whsec_' efterfulgt af base64.",
     "a secret's key is 16 to 128 bytes.": "en nøgle er 16 til 128 bytes.",
+    "Caller": "Opkalder",
+    "the email of the person the incident is for; empty: you":
+        "e-mail på den, hændelsen gælder; tom: dig",
+    "What happened, when, and what the caller expected.":
+        "Hvad skete der, hvornår, og hvad forventede opkalderen.",
+    "The email of an active user of the system's customer (or of SIT).":
+        "E-mail på en aktiv bruger hos systemets kunde (eller hos SIT).",
+    "Only agents and managers log an incident for someone else.":
+        "Kun medarbejdere og ledere registrerer en hændelse for andre.",
     # the monthly report and the access log
     "Monthly report %(month)s": "Månedsrapport %(month)s",
     "Monthly standard report": "Månedlig standardrapport",

@@ -86,6 +86,7 @@ def new_incident():
             "layer": _choice("layer"), "title": _text("title"),
             "description": _text("description"), "impact": _level(form.get("impact")),
             "urgency": _level(form.get("urgency")), "outage": form.get("outage") == "on",
+            "reporter": _text("reporter").strip() or None,
         }
         ticket, errors, refusal, status = _submit(
             tickets.submit_incident, data, idempotency_key=form.get("form_key") or None)

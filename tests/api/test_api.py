@@ -282,3 +282,21 @@ def test_openapi_and_reference_page(api):
     page = c.get("/api/v1/docs")
     assert page.status_code == 200 and b"/api/v1/tickets/{ticket_id}/transitions" in page.data
     assert b"<script" not in page.data and b"http" not in page.data.replace(b"http-equiv", b"")
+
+
+def test_an_agent_logs_an_incident_for_a_caller_over_the_api(api):
+    logged = api.post("/incidents", "agent@sit.test", {
+        "system": "kort", "environment": "production", "title": "Caller: maps are grey",
+        "impact": 2, "urgency": 2, "reporter": "rep@gst.test"})
+    assert logged.status_code == 201, logged.json
+    assert logged.json["reporter"] == "rep@gst.test"
+    mine = api.get("/tickets", "rep@gst.test").json["items"]
+    assert logged.json["number"] in [t["number"] for t in mine]
+    refused = api.post("/incidents", "rep@gst.test", {
+        "system": "kort", "environment": "production", "title": "For my boss", "impact": 2,
+        "urgency": 2, "reporter": "boss@gst.test"})
+    assert refused.status_code == 403
+    unknown = api.post("/incidents", "agent@sit.test", {
+        "system": "kort", "environment": "production", "title": "x", "impact": 2, "urgency": 2,
+        "reporter": "rep@erst.test"})
+    assert unknown.status_code == 422 and list(unknown.json["errors"]) == ["reporter"]

@@ -225,3 +225,35 @@ def test_database_backend_is_real(session, backend):
     version = session.execute(text(
         "select version()" if backend == "postgresql" else "select sqlite_version()")).scalar()
     assert ("PostgreSQL" in version) if backend == "postgresql" else version[0] == "3"
+
+
+def test_an_agent_logs_an_incident_for_a_caller(session, rules, world):
+    ticket = submit(session, rules, world, "agent@sit.test", reporter="Rep@GST.test")
+    assert ticket.reporter.email == "rep@gst.test"
+    created = session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)).one()
+    assert created.actor_id == world.actor(session, "agent@sit.test")[0].id  # who logged it
+    assert created.data["reporter"] == "rep@gst.test"
+    # the caller follows it as their own: another customer's staff do not see it
+    _user, rep = world.actor(session, "rep@gst.test")
+    assert tickets.get_ticket(session, rules, rep, ticket.id) is ticket
+    _user, stranger = world.actor(session, "rep@erst.test")
+    with pytest.raises(NotFound):
+        tickets.get_ticket(session, rules, stranger, ticket.id)
+    # SIT's own staff may be callers too
+    assert submit(session, rules, world, "agent@gst.test",
+                  reporter="boss@sit.test").reporter.email == "boss@sit.test"
+
+
+@pytest.mark.parametrize("caller", ["nobody@gst.test", "rep@erst.test", "sup@supplier.test", 42,
+                                    "x" * 300])
+def test_a_caller_must_be_a_user_of_the_systems_customer(session, rules, world, caller):
+    before = session.scalar(select(func.count()).select_from(Ticket))
+    with pytest.raises(ValidationError) as exc:
+        submit(session, rules, world, "agent@sit.test", reporter=caller)
+    assert list(exc.value.errors) == ["reporter"]
+    assert session.scalar(select(func.count()).select_from(Ticket)) == before
+
+
+def test_only_staff_log_for_someone_else(session, rules, world):
+    with pytest.raises(NotPermitted):
+        submit(session, rules, world, "rep@gst.test", reporter="boss@gst.test")

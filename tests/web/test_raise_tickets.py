@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from itilflow.models import Ticket
 from itilflow.models.change import ChangeWindow
@@ -50,8 +51,11 @@ def _reported(rt, email: str, system: str = "kort", title: str = "Broken") -> st
 
 
 def _ticket(rt, number: str) -> Ticket:
-    s = rt.session_factory()
-    return s.get(Ticket, int(number.split("-")[1]))
+    """The ticket with what the tests read of it, its session closed (a session left open
+    holds a connection idle in a transaction past the test)."""
+    with rt.session_factory() as s:
+        return s.get(Ticket, int(number.split("-")[1]),
+                     options=[selectinload(Ticket.incidents), selectinload(Ticket.problems)])
 
 
 def test_the_workspace_leads_to_the_three_forms(app, world, login):
@@ -258,3 +262,19 @@ def test_the_change_form_offers_the_layers_the_party_raises_changes_on(app, worl
 
     assert offered("agent@sit.test") == ["infrastructure", "operating_system"]
     assert offered("agent@gst.test") == ["application", "middleware"]
+
+
+def test_the_service_desk_logs_a_callers_incident(app, world, rt, login):
+    sit = login("agent@sit.test")
+    fields = {"system": "kort", "environment": "production", "title": "Caller: maps are grey",
+              "description": "Anne called at 09:10.", "impact": "2", "urgency": "2"}
+    refused = sit.post("/agent/new/incident", data=_form(sit, "/agent/new/incident", **fields,
+                                                         reporter="rep@erst.test"))
+    assert refused.status_code == 422 and 'id="reporter-error"' in refused.get_data(as_text=True)
+    response = sit.post("/agent/new/incident", data=_form(sit, "/agent/new/incident", **fields,
+                                                          reporter="rep@gst.test"))
+    assert response.status_code == 303
+    number = response.headers["Location"].rsplit("/", 1)[1]
+    assert _ticket(rt, number).reporter.email == "rep@gst.test"
+    portal = login("rep@gst.test").get("/portal").get_data(as_text=True)
+    assert number in portal
