@@ -193,5 +193,6 @@ def test_failed_login_alert_is_mailed_to_the_admins(app, rt, world, smtp_server)
     assert all(m["rcpt"] == ["admin@sit.test"] for m in smtp_server.mails)
     assert all(b"Subject: [itilflow] Security alert: 5 failed logins" in m["data"]
                for m in smtp_server.mails)
-    assert sorted(n.event for n in rt.session_factory().scalars(select(Notification))) == [
-        "failed_logins", "failed_logins"]
+    with rt.session_factory() as s:
+        events = sorted(n.event for n in s.scalars(select(Notification)))
+    assert events == ["failed_logins", "failed_logins"]

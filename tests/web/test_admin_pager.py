@@ -214,7 +214,8 @@ def test_non_admins_get_a_404(app, world, rt, login):
                            data={"csrf_token": token}).status_code == 404, email
         assert client.get("/admin/access-log").status_code == 404, email
     assert list(_hooks(rt)) == ["sit-l1"] and _levels(rt) == []
-    assert rt.session_factory().scalar(select(func.count()).select_from(PagerHook)) == 1
+    with rt.session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(PagerHook)) == 1
 
 
 def test_a_dead_lettered_page_is_sent_again(app, world, rt, login, receiver, relay):
