@@ -161,8 +161,7 @@ class OnCallQuery(ma.Schema):
 
 class OnCallNowOut(ma.Schema):
     schedule = fields.String(required=True)
-    at = fields.String(required=True, metadata={
-        "description": "The instant asked about (ISO 8601, in the offset it was given in)"})
+    at = Instant(metadata={"description": "The instant asked about, in UTC"})
     on_call = fields.String(required=True, allow_none=True,
                             metadata={"description": "The person on call; null when nobody"})
     source = fields.String(required=True, allow_none=True, validate=validate.OneOf(ONCALL_SOURCES))

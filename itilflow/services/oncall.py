@@ -6,7 +6,7 @@ Takes a session and ``now``; only flushes.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -194,7 +194,8 @@ def now_json(session: Session, actor: Actor, name: Any, *, at: Any, now: datetim
         except ScheduleError as exc:
             raise ValidationError("Bad 'at'.", {"at": [exc.message]}) from None
     found = on_call(session, schedule.id, when)
-    return {"schedule": schedule.name, "at": when.isoformat(),
+    # in UTC, as since and until: an offset given with seconds (+01:00:30) is no RFC 3339
+    return {"schedule": schedule.name, "at": when.astimezone(UTC).isoformat(),
             "on_call": found.person if found else None,
             "source": found.source if found else None,
             "since": found.start.isoformat() if found else None,

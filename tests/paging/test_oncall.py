@@ -218,3 +218,22 @@ def test_oncall_schedule_api(rt, world, app):
     assert r.status_code == 422 and "levels.0.schedule" in r.get_json()["errors"]
     assert client.get("/api/v1/systems/kort/escalation", headers=a).get_json()[0]["levels"][0][
         "schedule"] == "sit-drift"   # the failed request changed nothing
+
+
+def test_now_answers_the_instant_in_utc_whatever_offset_it_was_asked_in(app, rt, world):
+    from itilflow.domain.access import Actor
+    from itilflow.domain.parties import Role
+    from itilflow.services import directory, oncall
+    from tests.paging.conftest import EVENING
+
+    s = rt.session_factory()
+    admin = directory.user_by_email(s, "admin@sit.test")
+    actor = Actor(user_id=admin.id, role=Role.ADMIN, organisation_id=admin.organisation_id)
+    oncall.create_schedule(s, actor, {"name": "utc-check", "rotation": {"people": ["alice@sit.test"]}},
+                           now=EVENING)
+    for asked in ("2026-11-24T20:00:00+01:00", "2026-11-24T20:00:30+01:00:30",
+                  "2026-11-24T19:00:00Z"):
+        answer = oncall.now_json(s, actor, "utc-check", at=asked, now=EVENING)
+        assert answer["at"] == "2026-11-24T19:00:00+00:00", asked
+    s.rollback()
+    s.close()
