@@ -74,3 +74,23 @@ def test_workflows_graph_writes_svg(run, tmp_path):
     assert result.returncode == 0
     svg = (out / "incident.svg").read_text()
     assert svg.startswith("<svg") and "Resolved" in svg and "reclassify" in svg
+
+
+def test_a_leaver_is_deactivated_and_their_token_stops_working(run, tmp_path):
+    from sqlalchemy import create_engine, text
+
+    run("org", "create", "SIT", "--kind", "provider")
+    run("user", "create", "leaver@sit.test", "--org", "SIT", "--role", "sit_agent",
+        "--password-stdin", stdin="a long enough password\n")
+    assert run("token", "create", "leaver@sit.test").returncode == 0
+    done = run("user", "deactivate", "Leaver@SIT.test")
+    assert done.returncode == 0 and done.stdout == "Deactivated leaver@sit.test.\n"
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT active FROM users")).scalar() in (0, False)
+        assert conn.execute(text("SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL")
+                            ).scalar() == 0
+    engine.dispose()
+    assert run("user", "activate", "leaver@sit.test").returncode == 0
+    missing = run("user", "deactivate", "ghost@sit.test")
+    assert missing.returncode == 2 and "No user with email 'ghost@sit.test'" in missing.stderr

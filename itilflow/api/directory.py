@@ -68,6 +68,14 @@ class Organisations(MethodView):
 
 @blp.route("/users")
 class Users(MethodView):
+    @blp.response(200, s.UserOut(many=True))
+    @errors(401, 403)
+    def get(self):
+        """All users, by email (admin)"""
+        _, actor = current_actor()
+        directory.require_admin(actor)
+        return [user_view(u) for u in db().scalars(select(User).order_by(User.email))]
+
     @blp.arguments(s.UserIn)
     @blp.response(201, s.UserOut)
     @errors(400, 401, 403, 409, 413)
@@ -77,6 +85,18 @@ class Users(MethodView):
         return user_view(directory.create_user(
             db(), email=data["email"], name=data.get("name"), organisation=data["organisation"],
             role=data["role"], password=data["password"], now=utcnow(), actor=actor))
+
+
+@blp.route("/users/<email>")
+class UserOne(MethodView):
+    @blp.arguments(s.UserPatch)
+    @blp.response(200, s.UserOut)
+    @errors(400, 401, 403, 404, 413)
+    def patch(self, data, email):
+        """Change a user (admin): name, role, password, or active (false ends their sessions
+        and revokes their tokens); an admin cannot lock themselves out"""
+        _, actor = current_actor()
+        return user_view(directory.update_user(db(), email, data, now=utcnow(), actor=actor))
 
 
 @blp.route("/systems")

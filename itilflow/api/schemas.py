@@ -91,6 +91,16 @@ class UserIn(Body):
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=1024))
 
 
+class UserPatch(Body):
+    name = Text(min_length=1, max_length=200)
+    role = fields.String(validate=validate.OneOf(ROLES),
+                         metadata={"description": "Must fit the user's organisation's kind"})
+    active = StrictBool(metadata={
+        "description": "false: the user cannot sign in; their sessions end and their API "
+                       "tokens are revoked at once"})
+    password = fields.String(load_only=True, validate=validate.Length(min=10, max=1024))
+
+
 class UserOut(ma.Schema):
     id = fields.Integer(required=True)
     email = fields.String(required=True)

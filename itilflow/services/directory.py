@@ -100,6 +100,62 @@ def create_user(session: Session, *, email: Any, name: Any, organisation: Any, r
     return user
 
 
+USER_CHANGES = frozenset({"name", "role", "active", "password"})
+
+
+def update_user(session: Session, email: Any, changes: dict[str, Any], *, now: datetime,
+                actor: Actor | None = None) -> User:
+    """Change a user's name, role (fitting its organisation's kind), password, or whether it
+    may sign in (admin). Deactivating ends the user's sessions and revokes its API tokens at
+    once; an admin cannot deactivate themselves or give up their own admin role (no lock-out)."""
+    require_admin(actor)
+    user = user_by_email(session, email) if isinstance(email, str) and len(email) <= 254 else None
+    if user is None:
+        raise NotFound("No such user.")
+    if not isinstance(changes, dict):
+        raise ValidationError("Changes must be an object.", {"_schema": ["A JSON object."]})
+    errors: dict[str, list[str]] = {k: ["Unknown field."] for k in set(changes) - USER_CHANGES}
+    name = role = password = None
+    if "name" in changes:
+        try:
+            name = clean_text(changes["name"], "name", max_length=200)
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    if "role" in changes:
+        role = changes["role"]
+        if role not in {r.value for r in Role}:
+            errors["role"] = [f"Must be one of: {', '.join(r.value for r in Role)}."]
+        elif ROLE_ORG_KIND[Role(role)].value != user.organisation.kind:
+            errors["role"] = ["Does not fit the organisation's kind."]
+    active = changes.get("active", user.active)
+    if not isinstance(active, bool):
+        errors["active"] = ["true or false."]
+    if "password" in changes:
+        password = changes["password"]
+        if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= 1024:
+            errors["password"] = [f"{MIN_PASSWORD} to 1024 characters."]
+    if actor is not None and user.id == actor.user_id and (
+            active is False or (role is not None and role != Role.ADMIN.value)):
+        errors["active" if active is False else "role"] = [
+            "You cannot lock yourself out: another admin must do this."]
+    if errors:
+        raise ValidationError("The user has invalid changes.", errors)
+    if name is not None:
+        user.name = name
+    if role is not None:
+        user.role = role
+    if password is not None:
+        set_password(session, user, password)
+    if active is False and user.active:
+        user.credential_stamp = secrets.token_hex(8)  # every session of the user ends
+        for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                            ApiToken.revoked_at.is_(None))):
+            token.revoked_at = now
+    user.active = active
+    session.flush()
+    return user
+
+
 def set_password(session: Session, user: User, password: str) -> None:
     """A new password also gets a new credential stamp: every old session ends."""
     if len(password) < MIN_PASSWORD:

@@ -59,6 +59,27 @@ def index():
                            tab="people"), 422 if errors else 200
 
 
+@bp.post("/users/<email>/access")
+@login_required
+@admin_only
+def user_access(email: str):
+    """Deactivate a user (their sessions end, their tokens are revoked) or let them in again."""
+    active = request.form.get("active") == "true"
+    try:
+        user = directory.update_user(db(), email, {"active": active}, now=utcnow(), actor=actor())
+    except DomainError as exc:
+        if exc.status not in (404, 422):
+            raise
+        db().rollback()
+        flash(exc.message if exc.status == 404 else
+              "; ".join(_(m) for ms in exc.errors.values() for m in ms) or exc.message, "error")
+        return redirect(url_for("admin.index"), 303)
+    flash(_("%(email)s can sign in again.", email=user.email) if active else
+          _("%(email)s is deactivated: their sessions and API tokens no longer work.",
+            email=user.email), "ok")
+    return redirect(url_for("admin.index"), 303)
+
+
 def _system_changes(form) -> dict:
     return {
         "name": form.get("name"),

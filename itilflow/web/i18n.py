@@ -440,6 +440,16 @@ DA: dict[str, str] = {
         "E-mail på en aktiv bruger hos systemets kunde (eller hos SIT).",
     "Only agents and managers log an incident for someone else.":
         "Kun medarbejdere og ledere registrerer en hændelse for andre.",
+    "Access": "Adgang",
+    "Deactivate": "Deaktivér",
+    "Reactivate": "Genaktivér",
+    "deactivated": "deaktiveret",
+    "you": "dig",
+    "%(email)s can sign in again.": "%(email)s kan logge ind igen.",
+    "%(email)s is deactivated: their sessions and API tokens no longer work.":
+        "%(email)s er deaktiveret: sessioner og API-nøgler virker ikke længere.",
+    "You cannot lock yourself out: another admin must do this.":
+        "Du kan ikke låse dig selv ude: en anden administrator må gøre det.",
     # the monthly report and the access log
     "Monthly report %(month)s": "Månedsrapport %(month)s",
     "Monthly standard report": "Månedlig standardrapport",

@@ -3,11 +3,13 @@ shape, lists and cursors, transitions, history, comments, tokens, both ways in a
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from itilflow.models import ApiToken, Ticket, TicketEvent
 from itilflow.services import directory
 from tests.conftest import PASSWORD
+from tests.web.conftest import sign_in
 
 
 def count(rt, model) -> int:
@@ -300,3 +302,41 @@ def test_an_agent_logs_an_incident_for_a_caller_over_the_api(api):
         "system": "kort", "environment": "production", "title": "x", "impact": 2, "urgency": 2,
         "reporter": "rep@erst.test"})
     assert unknown.status_code == 422 and list(unknown.json["errors"]) == ["reporter"]
+
+
+def test_an_admin_deactivates_a_leaver_and_their_access_ends_at_once(api, app):
+    browser = app.test_client()
+    sign_in(browser, "agent@sit.test")
+    assert browser.get("/agent").status_code == 200
+    assert api.get("/tickets", "agent@sit.test").status_code == 200
+    answer = api.call("PATCH", "/users/agent@sit.test", "admin@sit.test", json={"active": False})
+    assert answer.status_code == 200 and answer.json["active"] is False
+    assert api.get("/tickets", "agent@sit.test").status_code == 401  # the token is revoked
+    assert browser.get("/agent").status_code in (302, 401)  # the session ended
+    assert app.test_client().post("/login", data={"email": "agent@sit.test"}).status_code != 302
+    back = api.call("PATCH", "/users/agent@sit.test", "admin@sit.test", json={"active": True})
+    assert back.status_code == 200 and back.json["active"] is True
+    assert api.get("/tickets", "agent@sit.test").status_code == 401  # old tokens stay revoked
+    listed = api.get("/users", "admin@sit.test")
+    assert listed.status_code == 200 and "agent@sit.test" in [u["email"] for u in listed.json]
+    assert api.get("/users", "agent2@sit.test").status_code == 403
+
+
+@pytest.mark.parametrize(("who", "body", "status", "field"), [
+    ("admin@sit.test", {"active": False}, 422, "active"),         # no lock-out of oneself
+    ("admin@sit.test", {"role": "sit_agent"}, 422, "role"),
+    ("agent@sit.test", {"role": "customer_agent"}, 422, "role"),  # not the org's kind
+    ("agent@sit.test", {"active": "no"}, 422, "active"),
+    ("agent@sit.test", {"password": "short"}, 422, "password"),
+    ("agent@sit.test", {"email": "x@sit.test"}, 422, "email"),
+])
+def test_bad_user_changes_are_refused_and_change_nothing(api, who, body, status, field):
+    answer = api.call("PATCH", f"/users/{who}", "admin@sit.test", json=body)
+    assert answer.status_code == status, answer.json
+    assert field in answer.json["errors"]
+    users = {u["email"]: u for u in api.get("/users", "admin@sit.test").json}
+    assert users[who]["active"] is True and users[who]["role"] in ("admin", "sit_agent")
+    assert api.call("PATCH", "/users/ghost@sit.test", "admin@sit.test",
+                    json={"active": False}).status_code == 404
+    assert api.call("PATCH", f"/users/{who}", "boss@sit.test",
+                    json={"name": "X"}).status_code == 403
