@@ -157,16 +157,20 @@ def user_create(email: str, organisation: str, role: str, name: str | None,
     click.echo(f"Created {role} {email}" + (f" with password {password}" if generated else "."))
 
 
+def _set_active(email: str, active: bool) -> None:
+    from itilflow.services import directory
+
+    with _UnitOfWork() as session:
+        directory.update_user(session, email, {"active": active}, now=_now())
+    click.echo(f"{'Activated' if active else 'Deactivated'} {email.strip().lower()}.")
+
+
 @user.command("deactivate")
 @click.argument("email")
 @with_appcontext
 def user_deactivate(email: str) -> None:
     """Stop a user signing in (a leaver): their sessions end, their API tokens are revoked."""
-    from itilflow.services import directory
-
-    with _UnitOfWork() as session:
-        directory.update_user(session, email, {"active": False}, now=_now())
-    click.echo(f"Deactivated {email.strip().lower()}.")
+    _set_active(email, False)
 
 
 @user.command("activate")
@@ -174,11 +178,7 @@ def user_deactivate(email: str) -> None:
 @with_appcontext
 def user_activate(email: str) -> None:
     """Let a deactivated user sign in again (with new API tokens: the old ones stay revoked)."""
-    from itilflow.services import directory
-
-    with _UnitOfWork() as session:
-        directory.update_user(session, email, {"active": True}, now=_now())
-    click.echo(f"Activated {email.strip().lower()}.")
+    _set_active(email, True)
 
 
 @main.group()
