@@ -63,6 +63,20 @@ class PagerHooks(MethodView):
         return paging.hook_json(hook, secret=secret)
 
 
+@blp.route("/pager-hooks/<name>")
+class PagerHookOne(MethodView):
+    @blp.arguments(x.PagerHookPatch)
+    @blp.response(200, x.PagerHookOut)
+    @errors(400, 401, 403, 404, 413)
+    def patch(self, data, name):
+        """Change a pager hook's url, format, routing key or secret (admin)
+
+        `secret: null` rotates the secret: the new one is in this answer only."""
+        _user, actor = current_actor()
+        hook, secret = paging.update_hook(db(), actor, name, data)
+        return paging.hook_json(hook, secret=secret)
+
+
 # --- escalation policies ----------------------------------------------------------------------
 
 @blp.route("/systems/<key>/escalation")

@@ -50,6 +50,15 @@ class PagerHookIn(Body):
         "description": "The PagerDuty integration key; required for the `pagerduty` format"})
 
 
+class PagerHookPatch(Body):
+    url = fields.String(metadata={"description": "As for a new hook"})
+    format = fields.String(validate=validate.OneOf(HOOK_FORMATS))
+    routing_key = fields.String(allow_none=True, validate=validate.Length(min=1, max=200))
+    secret = fields.String(allow_none=True, metadata={
+        "description": "A new Standard Webhooks secret; null: one is generated and returned once "
+                       "(rotation: the receiver must know it before the next page)"})
+
+
 class PagerHookOut(ma.Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
@@ -58,8 +67,8 @@ class PagerHookOut(ma.Schema):
     routing_key = fields.String(required=True, allow_none=True)
     created_at = Instant()
     secret = fields.String(metadata={
-        "description": "Only in the answer to the POST that generated it (the secret was omitted); "
-                       "never listed"})
+        "description": "Only in the answer to the POST or PATCH that generated it (the secret "
+                       "was omitted or null); never listed"})
 
 
 # --- escalation policies ----------------------------------------------------------------------

@@ -63,50 +63,82 @@ def _clean_url(value: Any) -> str:
     return value
 
 
-def create_hook(session: Session, actor: Actor, data: dict[str, Any], *, now: datetime
-                ) -> tuple[PagerHook, str | None]:
-    """Create a pager hook (admin). Returns the hook and, when the secret was generated, the
-    secret (shown once)."""
-    directory.require_admin(actor)
-    errors: dict[str, list[str]] = {}
-    unknown = sorted(set(data) - {"name", "url", "format", "secret", "routing_key"})
-    for name in unknown:
-        errors[name] = ["Unknown field."]
+HOOK_FIELDS = frozenset({"name", "url", "format", "secret", "routing_key"})
+
+
+def _hook_values(data: dict[str, Any], *, allowed: frozenset[str], current: PagerHook | None
+                 ) -> tuple[dict[str, Any], str | None]:
+    """The checked fields of a new hook (``current`` None: all required) or of a change to one
+    (only those given). ``secret`` null, or absent on a new hook: one is generated (returned
+    second, to show once). ValidationError names every bad field."""
+    if not isinstance(data, dict):
+        raise ValidationError("The body must be an object.", {"_schema": ["A JSON object."]})
+    errors: dict[str, list[str]] = {k: ["Unknown field."] for k in sorted(set(data) - allowed)}
     values: dict[str, Any] = {}
     for name, check in (
         ("name", lambda: clean_text(data.get("name"), "name", max_length=NAME_MAX)),
         ("url", lambda: _clean_url(data.get("url"))),
     ):
-        try:
-            values[name] = check()
-        except ValidationError as exc:
-            errors.update(exc.errors)
-    fmt = data.get("format")
-    if fmt not in rules_of_paging.HOOK_FORMATS:
-        errors["format"] = ["Must be one of: pagerduty, generic."]
-    routing_key = data.get("routing_key")
-    if routing_key is not None and (not isinstance(routing_key, str) or not routing_key.strip()
-                                    or len(routing_key) > 200):
-        errors["routing_key"] = ["A non-empty string of at most 200 characters."]
-    if fmt == "pagerduty" and not routing_key:
+        if name in allowed and (current is None or name in data):
+            try:
+                values[name] = check()
+            except ValidationError as exc:
+                errors.update(exc.errors)
+    if current is None or "format" in data:
+        values["format"] = data.get("format")
+        if values["format"] not in rules_of_paging.HOOK_FORMATS:
+            errors["format"] = ["Must be one of: pagerduty, generic."]
+    if current is None or "routing_key" in data:
+        routing_key = data.get("routing_key")
+        if routing_key is not None and (not isinstance(routing_key, str)
+                                        or not routing_key.strip() or len(routing_key) > 200):
+            errors["routing_key"] = ["A non-empty string of at most 200 characters."]
+        values["routing_key"] = routing_key.strip() if isinstance(routing_key, str) else None
+    fmt = values.get("format", current.format if current else None)
+    key = values.get("routing_key", current.routing_key if current else None)
+    if fmt == "pagerduty" and not key and "routing_key" not in errors:
         errors["routing_key"] = ["Required for the pagerduty format."]
-    secret = data.get("secret")
     generated = None
-    if secret is None:
-        secret = generated = generate_secret()
-    else:
+    if data.get("secret") is None and (current is None or "secret" in data):
+        values["secret"] = generated = generate_secret()
+    elif "secret" in data:
         try:
-            rules_of_paging.secret_bytes(secret)
-        except ValueError as exc:
+            rules_of_paging.secret_bytes(data["secret"])
+            values["secret"] = data["secret"]
+        except (ValueError, TypeError) as exc:
             errors["secret"] = [str(exc) + "."]
     if errors:
         raise ValidationError("The pager hook has invalid fields.", errors)
+    return values, generated
+
+
+def create_hook(session: Session, actor: Actor, data: dict[str, Any], *, now: datetime
+                ) -> tuple[PagerHook, str | None]:
+    """Create a pager hook (admin). Returns the hook and, when the secret was generated, the
+    secret (shown once)."""
+    directory.require_admin(actor)
+    values, generated = _hook_values(data, allowed=HOOK_FIELDS, current=None)
     if session.scalar(select(PagerHook.id).where(PagerHook.name == values["name"])) is not None:
         raise Conflict(f"A pager hook named {values['name']!r} exists.")
-    hook = PagerHook(name=values["name"], url=values["url"], format=fmt, secret=secret,
-                     routing_key=routing_key.strip() if routing_key else None, active=True,
-                     created_at=now)
+    hook = PagerHook(**values, active=True, created_at=now)
     session.add(hook)
+    session.flush()
+    return hook, generated
+
+
+def update_hook(session: Session, actor: Actor, name: Any, data: dict[str, Any]
+                ) -> tuple[PagerHook, str | None]:
+    """Change a pager hook's url, format, routing key or secret (admin); ``secret: null``
+    rotates it (the new one is returned to show once). Pages not yet sent go out to the new url
+    and are signed with the new secret; the receiver must know it before the next page."""
+    directory.require_admin(actor)
+    hook = session.scalar(select(PagerHook).where(PagerHook.name == name)) \
+        if isinstance(name, str) and "\x00" not in name else None
+    if hook is None:
+        raise NotFound("No such pager hook.")
+    values, generated = _hook_values(data, allowed=HOOK_FIELDS - {"name"}, current=hook)
+    for field, value in values.items():
+        setattr(hook, field, value)
     session.flush()
     return hook, generated
 

@@ -333,6 +333,15 @@ def _pager_page(*, errors: dict | None = None, message: str | None = None, form=
                            formats=("generic", "pagerduty"), tab="pager")
 
 
+@bp.post("/pager/hooks/<name>/secret")
+@login_required
+@admin_only
+def rotate_secret(name: str):
+    """Give a hook a new signing secret, shown once on the page that answers."""
+    hook, secret = paging.update_hook(db(), actor(), name, {"secret": None})
+    return _pager_page(created={"name": hook.name, "secret": secret, "rotated": True})
+
+
 @bp.post("/pager/dead-letters/<int:page_id>/resend")
 @login_required
 @admin_only

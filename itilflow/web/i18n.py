@@ -450,6 +450,12 @@ DA: dict[str, str] = {
         "%(email)s er deaktiveret: sessioner og API-nøgler virker ikke længere.",
     "You cannot lock yourself out: another admin must do this.":
         "Du kan ikke låse dig selv ude: en anden administrator må gøre det.",
+    "Secret": "Nøgle",
+    "New secret": "Ny nøgle",
+    "Pager hook %(name)s has a new signing secret. Copy it into the pager now, it will not be "
+    "shown again; until then the pager refuses new pages:":
+        "Personsøger-hook %(name)s har fået en ny signeringsnøgle. Kopiér den ind i personsøgeren "
+        "nu, den vises ikke igen; indtil da afviser personsøgeren nye kald:",
     # the monthly report and the access log
     "Monthly report %(month)s": "Månedsrapport %(month)s",
     "Monthly standard report": "Månedlig standardrapport",

@@ -30,6 +30,8 @@ OPERATIONS = {
     ("post", "/pager-hooks"): ("201", {"400", "401", "403", "409", "413", "422"},
                                {"name", "url", "format", "secret", "routing_key"}),
     ("get", "/pager-hooks"): ("200", {"401", "403"}, None),
+    ("patch", "/pager-hooks/{name}"): ("200", {"400", "401", "403", "404", "413", "422"},
+                                       {"url", "format", "secret", "routing_key"}),
     ("put", "/systems/{key}/escalation"): ("200", {"400", "401", "403", "404", "413", "422"},
                                            {"party", "levels"}),
     ("get", "/systems/{key}/escalation"): ("200", {"401", "403", "404"}, None),

@@ -302,3 +302,40 @@ def test_paging_field_and_readyz(rt, world, app, receiver, relay):
     assert [(p["level"], p["status"]) for p in view["pages"]] == [(1, "delivered")]
     assert view["escalating"] is True and view["party"] == "provider"
     assert number
+
+
+def test_a_hooks_url_and_secret_change_and_the_next_page_follows(rt, world, app, receiver, relay):
+    """PATCH /pager-hooks/{name}: the next page goes to the new url, signed with the rotated
+    secret (which the answer shows once); bad changes are refused and change nothing."""
+    old = make_hooks(rt, receiver, delays=(0,))["kort-provider-l1"]
+    s = rt.session_factory()
+    token = directory.create_token(s, directory.user_by_email(s, "admin@sit.test"), now=EVENING)
+    agent = directory.create_token(s, directory.user_by_email(s, "agent@sit.test"), now=EVENING)
+    s.commit()
+    s.close()
+    client = app.test_client()
+    a = {"Authorization": f"Bearer {token}"}
+    url = "/api/v1/pager-hooks/kort-provider-l1"
+    for body, field in (({"url": "ftp://x/"}, "url"), ({"format": "pagerduty"}, "routing_key"),
+                        ({"secret": "whsec_short"}, "secret"), ({"name": "renamed"}, "name")):
+        refused = client.patch(url, headers=a, json=body)
+        assert refused.status_code == 422 and field in refused.get_json()["errors"], body
+    assert client.patch("/api/v1/pager-hooks/nosuch", headers=a, json={}).status_code == 404
+    assert client.patch(url, headers={"Authorization": f"Bearer {agent}"},
+                        json={"secret": None}).status_code == 403
+    changed = client.patch(url, headers=a, json={"url": f"{receiver.url}/moved", "secret": None})
+    assert changed.status_code == 200, changed.get_json()
+    new = changed.get_json()["secret"]
+    assert new.startswith("whsec_") and new != old
+    assert "secret" not in client.get("/api/v1/pager-hooks", headers=a).get_json()[0]
+    raise_incident(rt)
+    drain(relay, EVENING)
+    [page] = receiver.requests
+    assert page["path"] == "/moved"
+    assert rules_of_paging.verify([new], page["headers"], page["raw"], EVENING) == \
+        page["headers"]["webhook-id"]
+    try:  # the old secret no longer signs (same instant: not refused for its age)
+        rules_of_paging.verify([old], page["headers"], page["raw"], EVENING)
+        raise AssertionError("signed with the old secret")
+    except rules_of_paging.Unauthenticated as exc:
+        assert "signature" in str(exc).lower()

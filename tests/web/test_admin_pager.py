@@ -257,3 +257,27 @@ def test_the_access_log_has_its_admin_tab(app, world, login):
     assert 'aria-current="page">Access log</a>' in body
     assert '<a href="/admin/pager" >Paging</a>' in body
     assert "<h2>Access log</h2>" in body  # one h1 on the page: the admin's
+
+
+def test_admin_gives_a_hook_a_new_secret_shown_once(app, rt, world, login):
+    _add_hooks(rt, "sit-vagt")
+    with rt.session_factory() as s:
+        old = s.scalar(select(PagerHook.secret).where(PagerHook.name == "sit-vagt"))
+    admin = login("admin@sit.test")
+    html = admin.get("/admin/pager").get_data(as_text=True)
+    assert 'data-hook="sit-vagt"' in html and old not in html
+    rotated = admin.post("/admin/pager/hooks/sit-vagt/secret", data={"csrf_token": csrf_of(html)})
+    assert rotated.status_code == 200
+    with rt.session_factory() as s:
+        new = s.scalar(select(PagerHook.secret).where(PagerHook.name == "sit-vagt"))
+    assert new != old and new in _text(rotated) and "has a new signing secret" in _text(rotated)
+    assert new not in _text(admin.get("/admin/pager"))  # once
+    assert admin.post("/admin/pager/hooks/sit-vagt/secret", data={}).status_code == 400
+    assert admin.post("/admin/pager/hooks/nosuch/secret",
+                      data={"csrf_token": csrf_of(html)}).status_code == 404
+    boss = login("boss@sit.test")
+    token = csrf_of(boss.get("/agent").get_data(as_text=True))
+    assert boss.post("/admin/pager/hooks/sit-vagt/secret",
+                     data={"csrf_token": token}).status_code == 404
+    with rt.session_factory() as s:
+        assert s.scalar(select(PagerHook.secret).where(PagerHook.name == "sit-vagt")) == new
