@@ -204,12 +204,16 @@ def test_sla_breach_is_a_history_event_and_notifies_the_a(rt, world, relay):
     s.close()
 
 
+def _admin_and_agent_tokens(rt) -> tuple[str, str]:
+    with rt.session_factory() as s:
+        tokens = tuple(directory.create_token(s, directory.user_by_email(s, email), now=EVENING)
+                       for email in ("admin@sit.test", "agent@sit.test"))
+        s.commit()
+    return tokens
+
+
 def test_pager_hook_api(rt, world, app, receiver):
-    s = rt.session_factory()
-    admin = directory.create_token(s, directory.user_by_email(s, "admin@sit.test"), now=EVENING)
-    agent = directory.create_token(s, directory.user_by_email(s, "agent@sit.test"), now=EVENING)
-    s.commit()
-    s.close()
+    admin, agent = _admin_and_agent_tokens(rt)
     client = app.test_client()
     a = {"Authorization": f"Bearer {admin}"}
     made = client.post("/api/v1/pager-hooks", headers=a, json={
@@ -308,11 +312,7 @@ def test_a_hooks_url_and_secret_change_and_the_next_page_follows(rt, world, app,
     """PATCH /pager-hooks/{name}: the next page goes to the new url, signed with the rotated
     secret (which the answer shows once); bad changes are refused and change nothing."""
     old = make_hooks(rt, receiver, delays=(0,))["kort-provider-l1"]
-    s = rt.session_factory()
-    token = directory.create_token(s, directory.user_by_email(s, "admin@sit.test"), now=EVENING)
-    agent = directory.create_token(s, directory.user_by_email(s, "agent@sit.test"), now=EVENING)
-    s.commit()
-    s.close()
+    token, agent = _admin_and_agent_tokens(rt)
     client = app.test_client()
     a = {"Authorization": f"Bearer {token}"}
     url = "/api/v1/pager-hooks/kort-provider-l1"
