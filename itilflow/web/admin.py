@@ -59,25 +59,39 @@ def index():
                            tab="people"), 422 if errors else 200
 
 
-@bp.post("/users/<email>/access")
-@login_required
-@admin_only
-def user_access(email: str):
-    """Deactivate a user (their sessions end, their tokens are revoked) or let them in again."""
-    active = request.form.get("active") == "true"
+def _change_user(email: str, changes: dict, done: str):
+    """Apply ``changes`` to a user through the service; back to /admin with ``done`` (a message
+    taking the user's email) or with the service's reasons."""
     try:
-        user = directory.update_user(db(), email, {"active": active}, now=utcnow(), actor=actor())
+        user = directory.update_user(db(), email, changes, now=utcnow(), actor=actor())
     except DomainError as exc:
         if exc.status not in (404, 422):
             raise
         db().rollback()
         flash(exc.message if exc.status == 404 else
               "; ".join(_(m) for ms in exc.errors.values() for m in ms) or exc.message, "error")
-        return redirect(url_for("admin.index"), 303)
-    flash(_("%(email)s can sign in again.", email=user.email) if active else
-          _("%(email)s is deactivated: their sessions and API tokens no longer work.",
-            email=user.email), "ok")
+    else:
+        flash(_(done, email=user.email), "ok")
     return redirect(url_for("admin.index"), 303)
+
+
+@bp.post("/users/<email>/access")
+@login_required
+@admin_only
+def user_access(email: str):
+    """Deactivate a user (their sessions end, their tokens are revoked) or let them in again."""
+    active = request.form.get("active") == "true"
+    return _change_user(email, {"active": active}, "%(email)s can sign in again." if active else
+                        "%(email)s is deactivated: their sessions and API tokens no longer work.")
+
+
+@bp.post("/users/<email>/password")
+@login_required
+@admin_only
+def user_password(email: str):
+    """Set a user's password (one who forgot theirs); their sessions end."""
+    return _change_user(email, {"password": request.form.get("password", "")},
+                        "%(email)s has a new password; tell them in person, not by email.")
 
 
 def _system_changes(form) -> dict:

@@ -456,6 +456,11 @@ DA: dict[str, str] = {
     "shown again; until then the pager refuses new pages:":
         "Personsøger-hook %(name)s har fået en ny signeringsnøgle. Kopiér den ind i personsøgeren "
         "nu, den vises ikke igen; indtil da afviser personsøgeren nye kald:",
+    "Set a password": "Sæt en adgangskode",
+    "Set": "Sæt",
+    "%(email)s has a new password; tell them in person, not by email.":
+        "%(email)s har fået en ny adgangskode; sig den personligt, ikke på e-mail.",
+    "10 to 1024 characters.": "10 til 1024 tegn.",
     # the monthly report and the access log
     "Monthly report %(month)s": "Månedsrapport %(month)s",
     "Monthly standard report": "Månedlig standardrapport",

@@ -46,3 +46,28 @@ def test_an_admin_cannot_deactivate_themselves_and_others_get_404(app, world, lo
     token = csrf_of(boss.get("/agent").get_data(as_text=True))
     assert boss.post("/admin/users/agent@sit.test/access",
                      data={"active": "false", "csrf_token": token}).status_code == 404
+
+
+def test_admin_sets_a_password_for_a_user_who_forgot_theirs(app, world, login):
+    from tests.conftest import PASSWORD
+    from tests.web.conftest import sign_in
+
+    agent = login("agent@sit.test")
+    admin = login("admin@sit.test")
+    page = admin.get("/admin").get_data(as_text=True)
+    short = admin.post("/admin/users/agent@sit.test/password",
+                       data={"password": "short", "csrf_token": csrf_of(page)},
+                       follow_redirects=True)
+    assert "10 to 1024 characters." in short.get_data(as_text=True)
+    assert agent.get("/agent").status_code == 200  # nothing changed
+    done = admin.post("/admin/users/agent@sit.test/password",
+                      data={"password": "a brand new passphrase", "csrf_token": csrf_of(page)},
+                      follow_redirects=True)
+    assert "has a new password" in done.get_data(as_text=True)
+    assert agent.get("/agent").status_code == 302  # the old session ended
+    fresh = app.test_client()
+    sign_in(fresh, "agent@sit.test", "a brand new passphrase")
+    old = app.test_client()
+    token = csrf_of(old.get("/login").get_data(as_text=True))
+    assert old.post("/login", data={"email": "agent@sit.test", "password": PASSWORD,
+                                    "csrf_token": token}).status_code == 401
