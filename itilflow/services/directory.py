@@ -86,10 +86,7 @@ def create_user(session: Session, *, email: Any, name: Any, organisation: Any, r
         org = organisation_by_name(session, organisation)
     except NotFound:
         raise ValidationError("Unknown organisation.", {"organisation": ["No such organisation."]}) from None
-    if ROLE_ORG_KIND[Role(role)].value != org.kind:
-        raise ValidationError(
-            f"A {role} belongs to a {ROLE_ORG_KIND[Role(role)].value} organisation; "
-            f"{org.name} is a {org.kind}.", {"role": ["Does not fit the organisation's kind."]})
+    _check_role(role, org)
     if session.scalar(select(User.id).where(User.email == email)):
         raise Conflict("A user with this email exists already.", {"email": ["Already exists."]})
     user = User(email=email, name=name, organisation=org, role=role,
@@ -98,6 +95,17 @@ def create_user(session: Session, *, email: Any, name: Any, organisation: Any, r
     session.add(user)
     session.flush()
     return user
+
+
+def _check_role(role: Any, org: Organisation) -> None:
+    """A known role that fits the organisation's kind (a customer_agent in a customer, ...)."""
+    if role not in {r.value for r in Role}:
+        raise ValidationError("Unknown role.",
+                              {"role": [f"Must be one of: {', '.join(r.value for r in Role)}."]})
+    if ROLE_ORG_KIND[Role(role)].value != org.kind:
+        raise ValidationError(
+            f"A {role} belongs to a {ROLE_ORG_KIND[Role(role)].value} organisation; "
+            f"{org.name} is a {org.kind}.", {"role": ["Does not fit the organisation's kind."]})
 
 
 USER_CHANGES = frozenset({"name", "role", "active", "password"})
@@ -123,10 +131,10 @@ def update_user(session: Session, email: Any, changes: dict[str, Any], *, now: d
             errors.update(exc.errors)
     if "role" in changes:
         role = changes["role"]
-        if role not in {r.value for r in Role}:
-            errors["role"] = [f"Must be one of: {', '.join(r.value for r in Role)}."]
-        elif ROLE_ORG_KIND[Role(role)].value != user.organisation.kind:
-            errors["role"] = ["Does not fit the organisation's kind."]
+        try:
+            _check_role(role, user.organisation)
+        except ValidationError as exc:
+            errors.update(exc.errors)
     active = changes.get("active", user.active)
     if not isinstance(active, bool):
         errors["active"] = ["true or false."]
