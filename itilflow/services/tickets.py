@@ -24,7 +24,7 @@ from itilflow.domain.errors import (
     StaleTicket,
     ValidationError,
 )
-from itilflow.domain.parties import WORKER_ROLES, Layer, Party, Role
+from itilflow.domain.parties import WORKER_ROLES, Layer, Party, Role, party_of_role
 from itilflow.domain.priority import PRIORITIES, priority_of
 from itilflow.domain.workflow import FieldSpec, TransitionSpec, Workflow
 from itilflow.models import Consultation, System, Ticket, TicketEvent, User
@@ -248,7 +248,7 @@ def _caller(session: Session, actor_ctx: Actor, email: Any, system: System) -> U
     if actor_ctx.role not in WORKER_ROLES:
         raise NotPermitted("Only agents and managers log an incident for someone else.")
     user = _user_or_none(session, email)
-    provider = user is not None and Role(user.role) in (Role.SIT_AGENT, Role.SIT_MANAGER)
+    provider = user is not None and party_of_role(Role(user.role)) is Party.PROVIDER
     if user is None or not user.active or not (user.organisation_id == system.customer_id
                                                or provider):
         raise ValidationError("Unknown caller.", {"reporter": [

@@ -15,6 +15,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from itilflow.domain.errors import DomainError, ValidationError
+from itilflow.domain.parties import Layer
 from itilflow.runtime import db, runtime, utcnow
 from itilflow.services import changes, directory, tickets
 from itilflow.web.common import (
@@ -30,7 +31,7 @@ from itilflow.web.i18n import _
 bp = Blueprint("raise", __name__, url_prefix="/agent/new")
 register_error_pages(bp)
 
-LAYERS = ("application", "middleware", "operating_system", "infrastructure")
+LAYERS = tuple(layer.value for layer in Layer)
 #: ticket numbers in the problem form: comma- or space-separated
 SEPARATORS = re.compile(r"[\s,;]+")
 MAX_INCIDENTS = 200

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from tests.web.conftest import csrf_of
+from tests.conftest import PASSWORD
+from tests.web.conftest import csrf_of, sign_in
 
 
 def _row(html: str, email: str) -> str:
@@ -49,9 +50,6 @@ def test_an_admin_cannot_deactivate_themselves_and_others_get_404(app, world, lo
 
 
 def test_admin_sets_a_password_for_a_user_who_forgot_theirs(app, world, login):
-    from tests.conftest import PASSWORD
-    from tests.web.conftest import sign_in
-
     agent = login("agent@sit.test")
     admin = login("admin@sit.test")
     page = admin.get("/admin").get_data(as_text=True)
