@@ -23,6 +23,7 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 TOKEN_PREFIX = "itf_"
 MIN_PASSWORD = 10
+MAX_PASSWORD = 1024
 #: a hash that takes as long to check as a real one, for unknown users (no timing oracle)
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -77,11 +78,7 @@ def create_user(session: Session, *, email: Any, name: Any, organisation: Any, r
     if role not in {r.value for r in Role}:
         raise ValidationError("Unknown role.",
                               {"role": [f"Must be one of: {', '.join(r.value for r in Role)}."]})
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise ValidationError("The password is too short.",
-                              {"password": [f"At least {MIN_PASSWORD} characters."]})
-    if len(password) > 1024:
-        raise ValidationError("The password is too long.", {"password": ["At most 1024 characters."]})
+    check_password(password)
     try:
         org = organisation_by_name(session, organisation)
     except NotFound:
@@ -140,8 +137,10 @@ def update_user(session: Session, email: Any, changes: dict[str, Any], *, now: d
         errors["active"] = ["true or false."]
     if "password" in changes:
         password = changes["password"]
-        if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= 1024:
-            errors["password"] = [f"{MIN_PASSWORD} to 1024 characters."]
+        try:
+            check_password(password)
+        except ValidationError as exc:
+            errors.update(exc.errors)
     if actor is not None and user.id == actor.user_id and (
             active is False or (role is not None and role != Role.ADMIN.value)):
         errors["active" if active is False else "role"] = [
@@ -164,11 +163,20 @@ def update_user(session: Session, email: Any, changes: dict[str, Any], *, now: d
     return user
 
 
-def set_password(session: Session, user: User, password: str) -> None:
-    """A new password also gets a new credential stamp: every old session ends."""
-    if len(password) < MIN_PASSWORD:
+def check_password(password: Any) -> None:
+    """The one password rule, wherever a password is set: 10 to 1024 characters (hashing a
+    megabyte of password is a denial of service, not a stronger password)."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
         raise ValidationError("The password is too short.",
                               {"password": [f"At least {MIN_PASSWORD} characters."]})
+    if len(password) > MAX_PASSWORD:
+        raise ValidationError("The password is too long.",
+                              {"password": [f"At most {MAX_PASSWORD} characters."]})
+
+
+def set_password(session: Session, user: User, password: Any) -> None:
+    """A new password also gets a new credential stamp: every old session ends."""
+    check_password(password)
     user.password_hash = generate_password_hash(password)
     user.credential_stamp = secrets.token_hex(8)
     session.flush()

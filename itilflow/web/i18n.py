@@ -460,7 +460,6 @@ DA: dict[str, str] = {
     "Set": "Sæt",
     "%(email)s has a new password; tell them in person, not by email.":
         "%(email)s har fået en ny adgangskode; sig den personligt, ikke på e-mail.",
-    "10 to 1024 characters.": "10 til 1024 tegn.",
     # the monthly report and the access log
     "Monthly report %(month)s": "Månedsrapport %(month)s",
     "Monthly standard report": "Månedlig standardrapport",

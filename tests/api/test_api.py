@@ -328,6 +328,7 @@ def test_an_admin_deactivates_a_leaver_and_their_access_ends_at_once(api, app):
     ("agent@sit.test", {"role": "customer_agent"}, 422, "role"),  # not the org's kind
     ("agent@sit.test", {"active": "no"}, 422, "active"),
     ("agent@sit.test", {"password": "short"}, 422, "password"),
+    ("agent@sit.test", {"password": "x" * 1025}, 422, "password"),
     ("agent@sit.test", {"email": "x@sit.test"}, 422, "email"),
 ])
 def test_bad_user_changes_are_refused_and_change_nothing(api, who, body, status, field):

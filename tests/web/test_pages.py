@@ -254,6 +254,11 @@ def test_logout_and_password_change_end_the_session(app, world, rt):
                                          "current": "nope", "new": "a new password 1",
                                          "repeat": "a new password 1"})
     assert wrong.status_code == 403 or wrong.status_code == 422
+    huge = "x" * 1025  # the rule of every other password form: at most 1024 characters
+    too_long = first.post("/account", data={"csrf_token": csrf_of(page), "form": "password",
+                                            "current": PASSWORD, "new": huge, "repeat": huge})
+    assert too_long.status_code == 422
+    assert "At most 1024 characters." in too_long.get_data(as_text=True)
     changed = first.post("/account", data={"csrf_token": csrf_of(page), "form": "password",
                                            "current": PASSWORD, "new": "a new password 1",
                                            "repeat": "a new password 1"})
