@@ -85,62 +85,121 @@ def _overrides(raw: Any, errors: dict[str, list[str]]) -> list[rules_of_oncall.O
     if not isinstance(raw, list) or len(raw) > MAX_OVERRIDES:
         errors["overrides"] = [f"A list of at most {MAX_OVERRIDES} {{person, start, end}}."]
         return []
-    out = []
-    for i, item in enumerate(raw):
-        where = f"overrides.{i}"
-        if not isinstance(item, dict) or set(item) - {"person", "start", "end"}:
-            errors[where] = ["An object {person, start, end}."]
-            continue
-        person = _collect(errors, lambda it=item, w=where: rules_of_oncall.clean_person(
-            it.get("person"), field_name=f"{w}.person"))
-        start = _collect(errors, lambda it=item, w=where: _instant(it.get("start"), f"{w}.start"))
-        end = _collect(errors, lambda it=item, w=where: _instant(it.get("end"), f"{w}.end"))
-        if start is not None and end is not None and end <= start:
-            errors[f"{where}.end"] = ["end must be after start."]
-            continue
-        if person is not None and start is not None and end is not None:
-            out.append(rules_of_oncall.Override(person, start, end))
-    return out
+    found = [_override(item, f"overrides.{i}.", errors) for i, item in enumerate(raw)]
+    return [o for o in found if o is not None]
 
 
-def create_schedule(session: Session, actor: Actor, data: dict[str, Any], *, now: datetime
+def _override(item: Any, prefix: str, errors: dict[str, list[str]]
+              ) -> rules_of_oncall.Override | None:
+    """One {person, start, end}; its fields' errors under ``prefix`` + name."""
+    if not isinstance(item, dict) or set(item) - {"person", "start", "end"}:
+        errors[prefix.rstrip(".") or "_schema"] = ["An object {person, start, end}."]
+        return None
+    person = _collect(errors, lambda: rules_of_oncall.clean_person(
+        item.get("person"), field_name=f"{prefix}person"))
+    start = _collect(errors, lambda: _instant(item.get("start"), f"{prefix}start"))
+    end = _collect(errors, lambda: _instant(item.get("end"), f"{prefix}end"))
+    if start is not None and end is not None and end <= start:
+        errors[f"{prefix}end"] = ["end must be after start."]
+        return None
+    if person is None or start is None or end is None:
+        return None
+    return rules_of_oncall.Override(person, start, end)
+
+
+SCHEDULE_FIELDS = frozenset({"name", "timezone", "rotation", "overrides", "ical"})
+
+
+def _schedule_values(session: Session, data: Any, *, now: datetime,
+                     current: OncallSchedule | None) -> dict[str, Any]:
+    """The columns of a schedule from the fields given: all of them for a new schedule, only
+    those present for a change (``null`` clears rotation or ical). Every bad field is reported
+    at once; the result must still name someone (a rotation, an ical calendar or overrides)."""
+    if not isinstance(data, dict):
+        raise ValidationError("A schedule is a JSON object.", {"_schema": ["A JSON object."]})
+    errors: dict[str, list[str]] = {k: ["Unknown field."] for k in sorted(set(data) - SCHEDULE_FIELDS)}
+    given = (lambda field: True) if current is None else (lambda field: field in data)
+    values: dict[str, Any] = {}
+    if given("name"):
+        try:
+            values["name"] = clean_text(data.get("name"), "name", max_length=NAME_MAX)
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    tz_name = data.get("timezone", DEFAULT_TIMEZONE if current is None else current.timezone)
+    zone = _collect(errors, lambda: rules_of_oncall.zone_of(tz_name))
+    if given("timezone") and zone is not None:
+        values["timezone"] = tz_name.strip()
+    if given("rotation"):
+        today = now.astimezone(zone).date() if zone is not None else now.date()
+        rotation = _rotation(data.get("rotation"), errors, today)
+        values["rotation"] = None if rotation is None else {
+            "people": list(rotation.people), "handover_weekday": rotation.handover_weekday,
+            "handover_minute": rotation.handover_minute, "weeks": rotation.weeks,
+            "start": rotation.start.isoformat()}
+    if given("overrides"):
+        values["overrides"] = [OncallOverride(person=o.person, start_at=o.start, end_at=o.end)
+                               for o in _overrides(data.get("overrides"), errors)]
+    if given("ical"):
+        ical = values["ical"] = data.get("ical")
+        if ical is not None and not isinstance(ical, str):
+            errors["ical"] = ["An iCalendar text (BEGIN:VCALENDAR ...)."]
+        elif ical is not None:
+            _collect(errors, lambda: rules_of_oncall.parse_ics(ical))
+    if errors:
+        raise ValidationError("The on-call schedule has invalid fields.", errors)
+    after = {field: values[field] if field in values else getattr(current, field, None)
+             for field in ("rotation", "ical", "overrides")}
+    if after["rotation"] is None and after["ical"] is None and not after["overrides"]:
+        raise ValidationError("The on-call schedule has invalid fields.", {
+            "_schema": ["A schedule needs a rotation, an ical calendar or overrides."]})
+    name = values.get("name")
+    if name is not None and (current is None or name != current.name) and session.scalar(
+            select(OncallSchedule.id).where(OncallSchedule.name == name)) is not None:
+        raise Conflict(f"An on-call schedule named {name!r} exists.", {"name": ["Already exists."]})
+    return values
+
+
+def create_schedule(session: Session, actor: Actor, data: Any, *, now: datetime
                     ) -> OncallSchedule:
     """POST /oncall-schedules (admin): {name, timezone?, rotation?, overrides?, ical?}; at least
     one of rotation, ical and overrides."""
     directory.require_admin(actor)
-    errors: dict[str, list[str]] = {}
-    for name in sorted(set(data) - {"name", "timezone", "rotation", "overrides", "ical"}):
-        errors[name] = ["Unknown field."]
-    name = None
-    try:
-        name = clean_text(data.get("name"), "name", max_length=NAME_MAX)
-    except ValidationError as exc:
-        errors.update(exc.errors)
-    tz_name = data.get("timezone", DEFAULT_TIMEZONE)
-    zone = _collect(errors, lambda: rules_of_oncall.zone_of(tz_name))
-    today = now.astimezone(zone).date() if zone is not None else now.date()
-    rotation = _rotation(data.get("rotation"), errors, today)
-    overrides = _overrides(data.get("overrides"), errors)
-    ical = data.get("ical")
-    if ical is not None and not isinstance(ical, str):
-        errors["ical"] = ["An iCalendar text (BEGIN:VCALENDAR ...)."]
-    elif ical is not None:
-        _collect(errors, lambda: rules_of_oncall.parse_ics(ical))
-    if not errors and data.get("rotation") is None and ical is None and not overrides:
-        errors["_schema"] = ["A schedule needs a rotation, an ical calendar or overrides."]
-    if errors:
-        raise ValidationError("The on-call schedule has invalid fields.", errors)
-    if session.scalar(select(OncallSchedule.id).where(OncallSchedule.name == name)) is not None:
-        raise Conflict(f"An on-call schedule named {name!r} exists.")
-    schedule = OncallSchedule(
-        name=name, timezone=tz_name.strip(), ical=ical, created_at=now, updated_at=now,
-        rotation=None if rotation is None else {
-            "people": list(rotation.people), "handover_weekday": rotation.handover_weekday,
-            "handover_minute": rotation.handover_minute, "weeks": rotation.weeks,
-            "start": rotation.start.isoformat()},
-        overrides=[OncallOverride(person=o.person, start_at=o.start, end_at=o.end)
-                   for o in overrides])
+    schedule = OncallSchedule(**_schedule_values(session, data, now=now, current=None),
+                              created_at=now, updated_at=now)
     session.add(schedule)
+    session.flush()
+    return schedule
+
+
+def update_schedule(session: Session, actor: Actor, name: Any, data: Any, *, now: datetime
+                    ) -> OncallSchedule:
+    """PATCH /oncall-schedules/{name} (admin): the fields given replace the schedule's (the
+    overrides as a whole list); escalation levels keep pointing at it, and the next page asks
+    the changed schedule who is on call."""
+    schedule = get_schedule(session, actor, name)
+    for field, value in _schedule_values(session, data, now=now, current=schedule).items():
+        setattr(schedule, field, value)
+    schedule.updated_at = now
+    session.flush()
+    return schedule
+
+
+def add_override(session: Session, actor: Actor, name: Any, item: Any, *, now: datetime
+                 ) -> OncallSchedule:
+    """One more override ("Bo covers for Anne tonight"), the common change of a schedule; the
+    ones already over are dropped so the list does not grow without end."""
+    schedule = get_schedule(session, actor, name)
+    errors: dict[str, list[str]] = {}
+    added = _override(item, "", errors)
+    if added is None:
+        raise ValidationError("The override has invalid fields.", errors)
+    kept = [o for o in schedule.overrides if o.end_at > now]
+    if len(kept) >= MAX_OVERRIDES:
+        raise ValidationError("Too many overrides.",
+                              {"_schema": [f"At most {MAX_OVERRIDES} overrides to come."]})
+    schedule.overrides = [*kept, OncallOverride(person=added.person, start_at=added.start,
+                                                end_at=added.end)]
+    schedule.updated_at = now
     session.flush()
     return schedule
 
