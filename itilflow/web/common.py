@@ -153,6 +153,17 @@ def _login_key() -> str:
     return f"{get_remote_address()}|{email}"
 
 
+#: the forms that raise tickets: a flood from one account is throttled, not a whole office
+#: behind one address reporting the same outage
+TICKET_FORMS = ("portal.new_incident", "raise.new_incident", "raise.new_problem",
+                "raise.new_change")
+
+
+def _form_key() -> str:
+    return f"user:{current_user.get_id()}" if current_user.is_authenticated \
+        else get_remote_address()
+
+
 def _failed(response) -> bool:
     return response.status_code in (401, 422)
 
@@ -160,7 +171,7 @@ def _failed(response) -> bool:
 def init_limiter(app: Flask) -> Limiter:
     """A limiter per app: Redis when configured (errors swallowed, memory as fallback), else
     memory. Failed logins count, per address and account and (looser) per address; the
-    incident form counts every POST."""
+    forms that raise tickets count every POST, per user."""
     settings = app.extensions["itilflow"].settings
     storage = settings.redis_url or "memory://"
     options: dict[str, Any] = {}
@@ -181,8 +192,10 @@ def init_limiter(app: Flask) -> Limiter:
     login = limiter.limit(lambda: per_address, methods=["POST"], deduct_when=_failed,
                           scope="login-address")(login)
     app.view_functions["auth.login"] = login
-    app.view_functions["portal.new_incident"] = limiter.limit(
-        lambda: settings.form_rate_limit, methods=["POST"])(app.view_functions["portal.new_incident"])
+    for endpoint in TICKET_FORMS:
+        app.view_functions[endpoint] = limiter.limit(
+            lambda: settings.form_rate_limit, key_func=_form_key, methods=["POST"],
+        )(app.view_functions[endpoint])
 
     from itilflow.api.errors import handle_http_exception, is_api_request
 

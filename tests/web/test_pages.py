@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from itilflow.models import ApiToken, Organisation, Ticket
@@ -219,6 +220,23 @@ def test_login_throttles_password_guessing(app, world):
     refused = client.post("/login", data={"email": "rep@gst.test", "password": PASSWORD,
                                           "csrf_token": token})
     assert refused.status_code == 429 and "Too many attempts" in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("email", "form"), [
+    ("rep@gst.test", "/portal/incidents/new"), ("agent@sit.test", "/agent/new/incident"),
+    ("agent@sit.test", "/agent/new/problem"), ("agent@sit.test", "/agent/new/change")])
+def test_ticket_forms_throttle_a_flood_from_one_account_not_its_colleagues(
+        app, world, login, email, form):
+    flooding, colleague = login(email), login(email.replace("@", "2@") if "sit" in email
+                                                 else "agent@gst.test")
+    token = csrf_of(flooding.get(form).get_data(as_text=True))
+    statuses = [flooding.post(form, data={"csrf_token": token}).status_code for _ in range(31)]
+    assert statuses[:30] == [422] * 30 and statuses[30] == 429   # ITILFLOW_FORM_RATE_LIMIT
+    assert "Too many attempts" in flooding.post(form, data={"csrf_token": token}).get_data(
+        as_text=True)
+    # the same address, another account: not throttled
+    other = csrf_of(colleague.get(form).get_data(as_text=True))
+    assert colleague.post(form, data={"csrf_token": other}).status_code == 422
 
 
 def test_redis_away_is_no_500(app, world, database_url, tmp_path):
