@@ -35,6 +35,8 @@ class Settings:
     smtp_from: str = "itilflow@localhost"
     outbox_lease_seconds: int = 60
     outbox_max_lag_seconds: int = 120
+    #: how long a pager hook's replaced secret still signs and verifies after a rotation
+    pager_secret_overlap_seconds: int = 86_400
     session_cookie_secure: bool = False
     login_rate_limit: str = "10 per minute"
     form_rate_limit: str = "30 per minute"

@@ -5,6 +5,8 @@ Thin: the rules live in ``itilflow.services.paging`` and ``itilflow.services.onc
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import marshmallow as ma
 from flask import Blueprint as FlaskBlueprint
 from flask import jsonify, request
@@ -71,10 +73,31 @@ class PagerHookOne(MethodView):
     def patch(self, data, name):
         """Change a pager hook's url, format, routing key or secret (admin)
 
-        `secret: null` rotates the secret: the new one is in this answer only."""
+        `secret: null` rotates the secret: the new one is in this answer only. The replaced
+        secret still signs pages (a second `v1,` signature) and verifies pager calls until
+        `previous_secret_expires_at` (`ITILFLOW_PAGER_SECRET_OVERLAP_SECONDS`, default 24 h)."""
         _user, actor = current_actor()
-        hook, secret = paging.update_hook(db(), actor, name, data)
+        hook, secret = paging.update_hook(db(), actor, name, data, now=utcnow(),
+                                          overlap=_secret_overlap())
         return paging.hook_json(hook, secret=secret)
+
+    @blp.response(200, x.PagerHookRemovedOut)
+    @errors(401, 403, 404)
+    @blp.alt_response(409, schema=ErrorSchema, description=(
+        "Escalation levels name the hook (the message names their systems), or an escalation "
+        "in progress may still page it"))
+    def delete(self, name):
+        """Remove a pager hook (admin)
+
+        A hook that never paged is deleted; one that did is retired: kept, listed with
+        `active: false` for its pages' history, no longer selectable for escalation levels, and
+        its secret no longer accepted on `POST /pager/events`."""
+        _user, actor = current_actor()
+        return {"name": name, "outcome": paging.remove_hook(db(), actor, name)}
+
+
+def _secret_overlap() -> timedelta:
+    return timedelta(seconds=runtime().settings.pager_secret_overlap_seconds)
 
 
 # --- escalation policies ----------------------------------------------------------------------

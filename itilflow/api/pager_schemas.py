@@ -24,6 +24,7 @@ from itilflow.services.paging import MAX_DELAY_SECONDS, MAX_LEVELS
 PAGE_ACTIONS = ["trigger", "acknowledge", "resolve"]
 PAGE_STATUSES = ["pending", "delivered", "dead", "cancelled"]
 INBOUND_ACTIONS = ["acknowledge", "resolve"]
+HOOK_REMOVAL_OUTCOMES = ["deleted", "retired"]
 ONCALL_SOURCES = ["override", "ical", "rotation"]
 
 
@@ -55,8 +56,9 @@ class PagerHookPatch(Body):
     format = fields.String(validate=validate.OneOf(HOOK_FORMATS))
     routing_key = fields.String(allow_none=True, validate=validate.Length(min=1, max=200))
     secret = fields.String(allow_none=True, metadata={
-        "description": "A new Standard Webhooks secret; null: one is generated and returned once "
-                       "(rotation: the receiver must know it before the next page)"})
+        "description": "A new Standard Webhooks secret; null: one is generated and returned once. "
+                       "The replaced secret keeps signing and verifying until "
+                       "`previous_secret_expires_at`, so the receiver can switch in that time"})
 
 
 class PagerHookOut(ma.Schema):
@@ -66,9 +68,23 @@ class PagerHookOut(ma.Schema):
     format = fields.String(required=True, validate=validate.OneOf(HOOK_FORMATS))
     routing_key = fields.String(required=True, allow_none=True)
     created_at = Instant()
+    active = fields.Boolean(required=True, metadata={
+        "description": "False once retired (removed after it paged): kept for its pages' "
+                       "history, not selectable for escalation levels"})
+    previous_secret_expires_at = Instant(allow_none=True, metadata={
+        "description": "After a rotation: until when the replaced secret still signs pages and "
+                       "verifies pager calls (a past instant: it no longer does); null when "
+                       "none is kept. The replaced secret itself is never shown"})
     secret = fields.String(metadata={
         "description": "Only in the answer to the POST or PATCH that generated it (the secret "
                        "was omitted or null); never listed"})
+
+
+class PagerHookRemovedOut(ma.Schema):
+    name = fields.String(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(HOOK_REMOVAL_OUTCOMES),
+                            metadata={"description": "`deleted` when the hook never paged, "
+                                                     "`retired` when it did"})
 
 
 # --- escalation policies ----------------------------------------------------------------------

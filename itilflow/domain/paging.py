@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from itilflow.domain.calendar import BusinessCalendar
-from itilflow.domain.errors import DomainError
+from itilflow.domain.errors import Conflict, DomainError
 from itilflow.domain.parties import LAYER_OWNER, Layer, Party
 
 PAGE_ENVIRONMENT = "production"
@@ -217,10 +217,48 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac).decode()
 
 
-def signed_headers(secret: str, message_id: str, at: datetime, body: bytes) -> dict[str, str]:
+def signed_headers(secret: str | list[str], message_id: str, at: datetime, body: bytes
+                   ) -> dict[str, str]:
+    """The Standard Webhooks headers; with several secrets (a rotation's overlap) one ``v1,``
+    signature per secret, space-separated, so a receiver that knows either accepts it."""
     timestamp = int(at.timestamp())
+    keys = [secret] if isinstance(secret, str) else secret
     return {"webhook-id": message_id, "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret, message_id, timestamp, body)}
+            "webhook-signature": " ".join(sign(k, message_id, timestamp, body) for k in keys)}
+
+
+def live_secrets(current: str, previous: str | None, previous_expires_at: datetime | None,
+                 now: datetime) -> list[str]:
+    """The secrets a hook signs and verifies with at ``now``: its current one, and the one a
+    rotation replaced until the overlap window ends (so neither the receiver nor a pager calling
+    back has to switch at the same instant as the admin)."""
+    if previous and previous_expires_at is not None and now < previous_expires_at:
+        return [current, previous]
+    return [current]
+
+
+def rotated_secret(current: str, new: str, *, now: datetime, overlap: timedelta
+                   ) -> tuple[str, str | None, datetime | None]:
+    """(secret, previous secret, when it stops counting) after ``current`` is replaced by
+    ``new``: the replaced one overlaps for ``overlap``; a rotation during an overlap drops the
+    older one (one previous only); no overlap keeps none."""
+    if overlap <= timedelta(0):
+        return new, None, None
+    return new, current, now + overlap
+
+
+def hook_removal(*, used_by: list[str], escalating: int, paged: bool) -> str:
+    """How a pager hook is removed: refused (Conflict) while escalation levels of the systems
+    ``used_by`` name it or ``escalating`` escalations in progress may still page it or expect
+    its acknowledgement; ``retired`` (kept, inactive) when it ever paged, because pages, their
+    history and dead letters refer to it; ``deleted`` when it never paged."""
+    if used_by:
+        raise Conflict("The pager hook is used by the escalation levels of "
+                       + ", ".join(used_by) + ": remove it from them first.")
+    if escalating:
+        raise Conflict(f"The pager hook is in {escalating} escalation(s) in progress: try again "
+                       "once they are acknowledged or resolved.")
+    return "retired" if paged else "deleted"
 
 
 def verify(secrets_: list[str], headers: Mapping[str, str], body: bytes, now: datetime) -> str:

@@ -21,7 +21,13 @@ class PagerHook(Base):
     format: Mapped[str] = mapped_column(String(20))  # pagerduty | generic
     #: Standard Webhooks secret, ``whsec_`` + base64 (signs generic pages, verifies inbound calls)
     secret: Mapped[str] = mapped_column(String(300))
+    #: the secret a rotation replaced: it still signs and verifies until the time after it
+    #: (the overlap window), then it counts for nothing and the next change clears it
+    previous_secret: Mapped[str | None] = mapped_column(String(300))
+    previous_secret_expires_at: Mapped[datetime | None]
     routing_key: Mapped[str | None] = mapped_column(String(200))
+    #: False once retired (DELETE on a hook that paged): kept for its pages' history, but
+    #: neither selectable for escalation levels nor trusted for inbound calls
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
 

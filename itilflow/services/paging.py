@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -126,31 +126,84 @@ def create_hook(session: Session, actor: Actor, data: dict[str, Any], *, now: da
     return hook, generated
 
 
-def update_hook(session: Session, actor: Actor, name: Any, data: dict[str, Any]
-                ) -> tuple[PagerHook, str | None]:
-    """Change a pager hook's url, format, routing key or secret (admin); ``secret: null``
-    rotates it (the new one is returned to show once). Pages not yet sent go out to the new url
-    and are signed with the new secret; the receiver must know it before the next page."""
-    directory.require_admin(actor)
-    hook = session.scalar(select(PagerHook).where(PagerHook.name == name)) \
+def _hook_named(session: Session, name: Any, *, lock: bool = False) -> PagerHook:
+    query = select(PagerHook).where(PagerHook.name == name)
+    hook = session.scalar(query.with_for_update() if lock else query) \
         if isinstance(name, str) and "\x00" not in name else None
     if hook is None:
         raise NotFound("No such pager hook.")
+    return hook
+
+
+def update_hook(session: Session, actor: Actor, name: Any, data: dict[str, Any], *,
+                now: datetime, overlap: timedelta) -> tuple[PagerHook, str | None]:
+    """Change a pager hook's url, format, routing key or secret (admin); ``secret: null``
+    rotates it (the new one is returned to show once). Pages not yet sent go out to the new url;
+    a new secret signs them at once, and the replaced one signs them too and still verifies
+    inbound calls for ``overlap``, so the receiver and the pager can switch within it."""
+    directory.require_admin(actor)
+    hook = _hook_named(session, name)
     values, generated = _hook_values(data, allowed=HOOK_FIELDS - {"name"}, current=hook)
+    secret = values.pop("secret", hook.secret)
+    if secret != hook.secret:
+        hook.secret, hook.previous_secret, hook.previous_secret_expires_at = \
+            rules_of_paging.rotated_secret(hook.secret, secret, now=now, overlap=overlap)
+    elif hook.previous_secret_expires_at is not None and hook.previous_secret_expires_at <= now:
+        hook.previous_secret = hook.previous_secret_expires_at = None  # out of its window
     for field, value in values.items():
         setattr(hook, field, value)
     session.flush()
     return hook, generated
 
 
+def remove_hook(session: Session, actor: Actor, name: Any) -> str:
+    """Remove a pager hook (admin): ``deleted`` when it never paged, ``retired`` when it did
+    (kept for its pages and their history, inactive); refused (409) while escalation levels name
+    it or an escalation in progress may page it or expect its acknowledgement. A retired hook's
+    secret verifies nothing: nothing still waits for its answer, and a secret nobody rotates any
+    more must not stay able to acknowledge or resolve tickets."""
+    directory.require_admin(actor)
+    hook = _hook_named(session, name, lock=True)
+    used_by = list(session.scalars(
+        select(System.key).join(EscalationLevel, EscalationLevel.system_id == System.id)
+        .where(EscalationLevel.hook_id == hook.id).distinct().order_by(System.key)))
+    escalating = sum(
+        any(level.get("hook_id") == hook.id for level in levels)
+        for levels in session.scalars(select(Escalation.levels)
+                                      .where(Escalation.stopped_at.is_(None))))
+    paged = session.scalar(select(Page.id).where(Page.hook_id == hook.id).limit(1)) is not None
+    outcome = rules_of_paging.hook_removal(used_by=used_by, escalating=escalating, paged=paged)
+    if outcome == "deleted":
+        session.delete(hook)
+    else:
+        hook.active = False
+        hook.previous_secret = hook.previous_secret_expires_at = None
+    session.flush()
+    return outcome
+
+
 def list_hooks(session: Session, actor: Actor) -> list[PagerHook]:
+    """Every hook, the retired ones too (they are shown as such)."""
     directory.require_admin(actor)
     return list(session.scalars(select(PagerHook).order_by(PagerHook.name)))
 
 
+def selectable_hooks(session: Session, actor: Actor) -> list[PagerHook]:
+    """The hooks an escalation level may name: the active ones."""
+    return [hook for hook in list_hooks(session, actor) if hook.active]
+
+
+def _live_secrets(hook: PagerHook, now: datetime) -> list[str]:
+    return rules_of_paging.live_secrets(hook.secret, hook.previous_secret,
+                                        hook.previous_secret_expires_at, now)
+
+
 def hook_json(hook: PagerHook, *, secret: str | None = None) -> dict[str, Any]:
+    expires = hook.previous_secret_expires_at
     out = {"id": hook.id, "name": hook.name, "url": hook.url, "format": hook.format,
-           "routing_key": hook.routing_key, "created_at": hook.created_at.isoformat()}
+           "routing_key": hook.routing_key, "created_at": hook.created_at.isoformat(),
+           "active": hook.active,
+           "previous_secret_expires_at": expires.isoformat() if expires else None}
     if secret is not None:
         out["secret"] = secret
     return out
@@ -186,10 +239,16 @@ def set_escalation(session: Session, actor: Actor, system_key: Any, data: dict[s
                 errors[f"{where}.schedule"] = ["No on-call schedule by that name."]
             else:
                 schedule_id = schedule.id
-        hook = session.scalar(select(PagerHook).where(PagerHook.name == raw.get("hook"))) \
+        # FOR SHARE: a hook being removed at the same time is either still there when the
+        # removal looks at the levels, or seen retired (or gone) here
+        hook = session.scalar(select(PagerHook).where(PagerHook.name == raw.get("hook"))
+                              .with_for_update(read=True)) \
             if isinstance(raw.get("hook"), str) else None
         if hook is None:
             errors[f"{where}.hook"] = ["No pager hook by that name."]
+        elif not hook.active:
+            errors[f"{where}.hook"] = ["This pager hook is retired."]
+            hook = None
         delay = raw.get("delay_seconds")
         if isinstance(delay, bool) or not isinstance(delay, int) or not \
                 0 <= delay <= MAX_DELAY_SECONDS:
@@ -464,7 +523,8 @@ def page_message(session: Session, rules: Rules, page: Page, now: datetime
                                             ticket=view, level=page.level, on_call=page.on_call)
     raw = json.dumps(body, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "itilflow-pager/1"}
-    headers.update(rules_of_paging.signed_headers(hook.secret, page.message_id, now, raw))
+    headers.update(rules_of_paging.signed_headers(_live_secrets(hook, now), page.message_id, now,
+                                                  raw))
     return hook.url, raw, headers
 
 
@@ -553,14 +613,15 @@ def inbound_event(session: Session, rules: Rules, headers: dict[str, str], body:
     action = data.get("action") if isinstance(data, dict) else None
     hook_ids = list(session.scalars(select(Page.hook_id).where(Page.dedup_key == key).distinct())) \
         if isinstance(key, str) and len(key) <= 100 else []
-    hooks = [session.get(PagerHook, i) for i in hook_ids]
+    # a retired hook is trusted no more (see remove_hook)
+    hooks = [hook for hook in (session.get(PagerHook, i) for i in hook_ids) if hook.active]
     if not hooks:
         # the same answer as a bad signature: an unknown key tells a caller nothing
         raise Unauthenticated("The call is not signed by a hook that paged for this dedup_key.")
     webhook_id = None
     for hook in hooks:
         try:
-            webhook_id = rules_of_paging.verify([hook.secret], headers, body, now)
+            webhook_id = rules_of_paging.verify(_live_secrets(hook, now), headers, body, now)
         except Unauthenticated:
             continue
         signer = hook

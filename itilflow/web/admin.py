@@ -5,6 +5,7 @@ service's input and render its answer."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -157,7 +158,7 @@ def _system_page(found: System, *, errors: dict | None = None, form=None,
     """The systems list with one system's edit form and its escalation levels. ``escalation``
     is a refused escalation form to draw again: ``{party, form, errors, message}``."""
     who = actor()
-    hooks = paging.list_hooks(db(), who)
+    hooks = paging.selectable_hooks(db(), who)
     schedules = oncall.list_schedules(db(), who)
     parties = []
     for party in PARTIES:
@@ -333,7 +334,8 @@ def pager():
 
 
 def _pager_page(*, errors: dict | None = None, message: str | None = None, form=None,
-                created: dict | None = None, resend_error: str | None = None) -> str:
+                created: dict | None = None, resend_error: str | None = None,
+                hook_error: str | None = None) -> str:
     who = actor()
     rules = runtime().rules
     now = utcnow()
@@ -344,6 +346,7 @@ def _pager_page(*, errors: dict | None = None, message: str | None = None, form=
     return render_template("admin/pager.html", hooks=paging.list_hooks(db(), who), dead=dead,
                            schedules=schedules, errors=errors or {}, message=message,
                            form=form or {}, created=created, resend_error=resend_error,
+                           hook_error=hook_error, now=now,
                            formats=("generic", "pagerduty"), tab="pager")
 
 
@@ -351,9 +354,34 @@ def _pager_page(*, errors: dict | None = None, message: str | None = None, form=
 @login_required
 @admin_only
 def rotate_secret(name: str):
-    """Give a hook a new signing secret, shown once on the page that answers."""
-    hook, secret = paging.update_hook(db(), actor(), name, {"secret": None})
-    return _pager_page(created={"name": hook.name, "secret": secret, "rotated": True})
+    """Give a hook a new signing secret, shown once on the page that answers; the old one
+    still counts until the end of the overlap window, which the page says."""
+    hook, secret = paging.update_hook(
+        db(), actor(), name, {"secret": None}, now=utcnow(),
+        overlap=timedelta(seconds=runtime().settings.pager_secret_overlap_seconds))
+    return _pager_page(created={"name": hook.name, "secret": secret, "rotated": True,
+                                "previous_until": hook.previous_secret_expires_at})
+
+
+@bp.post("/pager/hooks/<name>/remove")
+@login_required
+@admin_only
+def remove_hook(name: str):
+    """Delete a hook that never paged, retire one that did; a hook still in use is refused
+    and the page says where."""
+    try:
+        outcome = paging.remove_hook(db(), actor(), name)
+    except DomainError as exc:
+        if exc.status != 409:
+            raise
+        db().rollback()
+        return _pager_page(hook_error=exc.message), exc.status
+    if outcome == "deleted":
+        flash(_("Pager hook %(name)s deleted.", name=name), "ok")
+    else:
+        flash(_("Pager hook %(name)s retired: it pages no more and its secret is no longer "
+                "accepted; its pages stay in the history.", name=name), "ok")
+    return redirect(url_for("admin.pager"), 303)
 
 
 @bp.post("/pager/dead-letters/<int:page_id>/resend")

@@ -30,6 +30,7 @@ OPERATIONS = {
     ("post", "/pager-hooks"): ("201", {"400", "401", "403", "409", "413", "422"},
                                {"name", "url", "format", "secret", "routing_key"}),
     ("get", "/pager-hooks"): ("200", {"401", "403"}, None),
+    ("delete", "/pager-hooks/{name}"): ("200", {"401", "403", "404", "409"}, None),
     ("patch", "/pager-hooks/{name}"): ("200", {"400", "401", "403", "404", "413", "422"},
                                        {"url", "format", "secret", "routing_key"}),
     ("put", "/systems/{key}/escalation"): ("200", {"400", "401", "403", "404", "413", "422"},
@@ -95,7 +96,8 @@ def test_the_document_lists_every_pager_operation(api):
     # the answers' shapes
     hook_out = _success_schema(doc, paths[f"{P}/pager-hooks"]["post"], "201")
     assert set(hook_out["properties"]) == {"id", "name", "url", "format", "routing_key",
-                                           "created_at", "secret"}
+                                           "created_at", "active", "previous_secret_expires_at",
+                                           "secret"}
     assert "secret" not in hook_out["required"]
     page_out = _resolve(doc, _success_schema(doc, paths[f"{P}/pager/dead-letters"]["get"], "200")["items"])
     assert set(page_out["properties"]) == {

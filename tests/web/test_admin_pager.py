@@ -13,10 +13,11 @@ from sqlalchemy import func, select
 from itilflow.jobs.context import JobContext
 from itilflow.jobs.relay import Relay
 from itilflow.models import System
+from itilflow.models.audit import AccessLogEntry
 from itilflow.models.paging import PagerHook
 from itilflow.runtime import utcnow
 from itilflow.services import directory, paging
-from tests.paging.conftest import EVENING, Receiver, drain, make_hooks, raise_incident
+from tests.paging.conftest import EVENING, Receiver, drain, fire, make_hooks, raise_incident
 from tests.web.conftest import csrf_of
 
 
@@ -65,7 +66,11 @@ def _escalation_form(client, party: str = "provider", rows=(), system: str = "ko
 
 def _text(response) -> str:
     """The page's visible text, roughly: tags dropped, whitespace collapsed."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
+    return _text_of(response.get_data(as_text=True))
+
+
+def _text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
 def test_admin_adds_a_hook_and_sees_its_secret_only_once(app, world, rt, login):
@@ -281,3 +286,73 @@ def test_admin_gives_a_hook_a_new_secret_shown_once(app, rt, world, login):
                      data={"csrf_token": token}).status_code == 404
     with rt.session_factory() as s:
         assert s.scalar(select(PagerHook.secret).where(PagerHook.name == "sit-vagt")) == new
+
+
+def test_a_new_secret_says_until_when_the_old_one_still_counts(app, rt, world, login):
+    _add_hooks(rt, "sit-vagt")
+    admin = login("admin@sit.test")
+    html = admin.get("/admin/pager").get_data(as_text=True)
+    rotated = admin.post("/admin/pager/hooks/sit-vagt/secret", data={"csrf_token": csrf_of(html)})
+    assert rotated.status_code == 200
+    with rt.session_factory() as s:
+        hook = s.scalar(select(PagerHook).where(PagerHook.name == "sit-vagt"))
+        old, until = hook.previous_secret, hook.previous_secret_expires_at
+    assert old and timedelta(hours=23) < until - utcnow() <= timedelta(hours=24)
+    assert "The old secret stays valid until" in _text(rotated) and old not in _text(rotated)
+    listed = _text(admin.get("/admin/pager"))
+    assert "old secret valid until" in listed and old not in listed
+
+
+def test_admin_removes_hooks_refused_while_in_use_deleted_or_retired(app, rt, world, login,
+                                                                     receiver, relay):
+    make_hooks(rt, receiver, delays=(300,))  # kort-provider-l1, on kort's levels
+    _add_hooks(rt, "spare")
+    admin = login("admin@sit.test")
+    page = admin.get("/admin/pager").get_data(as_text=True)
+    row = re.search(r'<tr data-hook="spare"[^>]*>(.*?)</tr>', page, re.S).group(1)
+    assert 'action="/admin/pager/hooks/spare/remove"' in row and ">Remove</button>" in row
+
+    used = admin.post("/admin/pager/hooks/kort-provider-l1/remove",
+                      data={"csrf_token": csrf_of(page)})
+    assert used.status_code == 409
+    assert "used by the escalation levels of kort" in _text(used)
+    assert admin.post("/admin/pager/hooks/spare/remove", data={}).status_code == 400
+    assert admin.post("/admin/pager/hooks/nosuch/remove",
+                      data={"csrf_token": csrf_of(page)}).status_code == 404
+    boss = login("boss@sit.test")
+    token = csrf_of(boss.get("/agent").get_data(as_text=True))
+    assert boss.post("/admin/pager/hooks/spare/remove", data={"csrf_token": token}
+                     ).status_code == 404
+    assert set(_hooks(rt)) == {"kort-provider-l1", "spare"}
+
+    deleted = admin.post("/admin/pager/hooks/spare/remove", data={"csrf_token": csrf_of(page)})
+    assert deleted.status_code == 303
+    assert "Pager hook spare deleted." in _text(admin.get("/admin/pager"))
+    assert set(_hooks(rt)) == {"kort-provider-l1"}
+
+    # a hook that paged is retired: listed as such, without buttons, not offered for levels
+    number = raise_incident(rt)
+    drain(relay, EVENING)
+    with rt.session_factory() as s:
+        actor = directory.load_actor(s, directory.user_by_email(s, "admin@sit.test"))
+        paging.set_escalation(s, actor, "kort", {"party": "provider", "levels": []})
+        s.commit()
+    fire(rt, number, "acknowledge")
+    retired = admin.post("/admin/pager/hooks/kort-provider-l1/remove",
+                         data={"csrf_token": csrf_of(page)})
+    assert retired.status_code == 303
+    after = admin.get("/admin/pager").get_data(as_text=True)
+    assert "Pager hook kort-provider-l1 retired: it pages no more" in _text_of(after)
+    row = re.search(r'<tr data-hook="kort-provider-l1"[^>]*>(.*?)</tr>', after, re.S).group(1)
+    assert "retired" in row and "<button" not in row
+    systems = admin.get("/admin/systems/kort").get_data(as_text=True)
+    assert "<option>kort-provider-l1</option>" not in systems
+    with rt.session_factory() as s:
+        assert s.scalar(select(PagerHook.active)) is False
+        logged = [e.path for e in s.scalars(select(AccessLogEntry).where(
+            AccessLogEntry.action == "admin_action")) if e.path.endswith("/remove")]
+    assert logged == ["/admin/pager/hooks/spare/remove",
+                      "/admin/pager/hooks/kort-provider-l1/remove"]
+    # in Danish
+    da = admin.get("/admin/pager", headers={"Accept-Language": "da"}).get_data(as_text=True)
+    assert "udfaset" in da
