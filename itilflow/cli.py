@@ -24,12 +24,37 @@ def _create_app() -> Flask:
 
 
 class _Group(FlaskGroup):
+    """Every failure a user can cause is one line on stderr and exit status 2: click's usage
+    errors (without its usage block), bad configuration, a file that cannot be written, a
+    database URL or revision that does not exist. Anything else is a bug and keeps its
+    traceback."""
+
     def main(self, *args, **kwargs):
+        from alembic.util import CommandError
+        from click.exceptions import NoArgsIsHelpError
+        from sqlalchemy.exc import ArgumentError, OperationalError
+
         try:
-            return super().main(*args, **kwargs)
-        except ConfigError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(2)
+            code = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except NoArgsIsHelpError as exc:   # a group named without a command: its help
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            _fail(exc.format_message() + hint)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        except (ConfigError, CommandError, ArgumentError) as exc:
+            _fail(str(exc))
+        except OperationalError as exc:
+            _fail(f"database: {str(exc.orig).strip().splitlines()[0]}")
+        except OSError as exc:
+            _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 @click.group(cls=_Group, create_app=_create_app, add_default_commands=False,

@@ -35,7 +35,13 @@ def test_org_user_token(run):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("org", "create", "X", "--kind", "weird"), "Invalid value for '--kind'"),
+    (("org", "create", "X", "--kind", "weird"), "Error: Invalid value for '--kind'"),
+    (("user", "create"), "Error: Missing argument 'EMAIL'."),
+    (("workflows", "graph", "--out", "/proc/nope"), "Error: No such file or directory: /proc/nope"),
+    (("report", "monthly", "--customer", "all", "--month", "2026-10", "--format", "json", "-o",
+      "/nonexistent/dir/f.json"), "Error: No such file or directory: /nonexistent/dir/f.json"),
+    (("report", "monthly", "--customer", "all", "--month", "9999-12"), "Error: month is out of range."),
+    (("db", "downgrade", "bogusrev"), "Error: Can't locate revision identified by 'bogusrev'"),
     (("user", "create", "nobody@x.test", "--org", "Nope", "--role", "reporter",
       "--password-stdin"), "Error: Unknown organisation. (organisation: No such organisation.)"),
     (("token", "create", "ghost@x.test"), "Error: No user with email 'ghost@x.test'."),
@@ -46,6 +52,18 @@ def test_bad_arguments_exit_2_with_one_clear_line(run, args, message):
     assert message in result.stderr
     if message.startswith("Error:"):
         assert result.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("bogus://x", "Error: Can't load plugin: sqlalchemy.dialects:bogus"),
+    ("postgresql://nobody@127.0.0.1:1/x", "Error: database: connection failed"),
+])
+def test_a_database_that_cannot_be_used_is_one_line_too(url, message):
+    env = {**os.environ, "ITILFLOW_DATABASE_URL": url, "ITILFLOW_SECRET_KEY": "x"}
+    result = subprocess.run([sys.executable, "-m", "itilflow.cli", "db", "upgrade"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message) and result.stderr.strip().count("\n") == 0
 
 
 def test_wrong_role_for_organisation_writes_nothing(run):

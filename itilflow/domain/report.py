@@ -25,11 +25,18 @@ _US = 1_000_000
 Interval = tuple[datetime, datetime]
 
 
+#: the years a report may cover
+YEARS = (1970, 2999)
+
+
 def parse_month(text: object) -> tuple[int, int]:
     """``"YYYY-MM"`` as (year, month); anything else is a ValidationError."""
     match = _MONTH.match(text) if isinstance(text, str) else None
-    if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1970:
+    if match is None or not 1 <= int(match[2]) <= 12:
         raise ValidationError("month must be written YYYY-MM.", {"month": ["A month such as 2026-10."]})
+    if not YEARS[0] <= int(match[1]) <= YEARS[1]:  # 9999-12 would end in the year 10000
+        raise ValidationError("month is out of range.",
+                              {"month": [f"A month from {YEARS[0]}-01 to {YEARS[1]}-12."]})
     return int(match[1]), int(match[2])
 
 

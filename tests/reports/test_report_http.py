@@ -66,11 +66,20 @@ def test_api_report_access(app, tokens):
     assert everyone["customer"] is None and len(everyone["availability"]) == 3
 
 
-@pytest.mark.parametrize("month", ["2026-13", "26-10", "", "2999-01", "x" * 500])
+@pytest.mark.parametrize("month", ["2026-13", "26-10", "", "2999-01", "9999-12", "1969-12", "x" * 500])
 def test_bad_months_are_422(app, tokens, month):
     response = get(app, tokens, "boss@gst.test", customer="GST", month=month)
     assert response.status_code == 422
     assert "month" in response.get_json()["errors"]
+
+
+def test_a_bad_month_on_the_page_is_a_422_page_not_a_500(app, world):
+    client = app.test_client()
+    sign_in(client, "boss@gst.test")
+    for month in ("9999-12", "2026-13"):
+        page = client.get(f"/reports/monthly?month={month}")
+        assert page.status_code == 422, month
+        assert "month" in page.get_data(as_text=True).lower()
 
 
 def test_csv_download(app, tokens):
