@@ -10,6 +10,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from itilflow.domain.parties import Layer, OrgKind, Role
+from itilflow.services.directory import MAX_ENVIRONMENTS
 
 #: any character but the C0 controls (tab, newline and carriage return allowed) and DEL
 NO_CONTROL = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
@@ -130,7 +131,7 @@ class SystemIn(Body):
     name = Text(required=True, min_length=1, max_length=200)
     customer = Text(required=True, min_length=1, max_length=200)
     environments = fields.List(Text(min_length=1, max_length=40), required=True,
-                               validate=validate.Length(min=1, max=20))
+                               validate=validate.Length(min=1, max=MAX_ENVIRONMENTS))
     vagtordning = StrictBool(load_default=False)
     options = fields.Nested(SystemOptions)
     suppliers = fields.List(Text(min_length=1, max_length=200), validate=validate.Length(max=50))
@@ -138,7 +139,8 @@ class SystemIn(Body):
 
 class SystemPatch(Body):
     name = Text(min_length=1, max_length=200)
-    environments = fields.List(Text(min_length=1, max_length=40), validate=validate.Length(min=1, max=20))
+    environments = fields.List(Text(min_length=1, max_length=40),
+                               validate=validate.Length(min=1, max=MAX_ENVIRONMENTS))
     vagtordning = StrictBool()
     options = fields.Nested(SystemOptions)
     suppliers = fields.List(Text(min_length=1, max_length=200), validate=validate.Length(max=50))

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -51,7 +51,8 @@ def create_organisation(session: Session, *, name: Any, kind: Any, now: datetime
     if kind not in {k.value for k in OrgKind}:
         raise ValidationError("Unknown organisation kind.",
                               {"kind": ["Must be one of: customer, provider, supplier."]})
-    if session.scalar(select(Organisation.id).where(Organisation.name == name)):
+    # "geodatastyrelsen" is Geodatastyrelsen: two of them would split one customer's tickets
+    if session.scalar(select(Organisation.id).where(func.lower(Organisation.name) == name.lower())):
         raise Conflict(f"An organisation named {name!r} exists already.",
                        {"name": ["Already exists."]})
     org = Organisation(name=name, kind=kind, created_at=now)
@@ -145,6 +146,10 @@ def update_user(session: Session, email: Any, changes: dict[str, Any], *, now: d
             active is False or (role is not None and role != Role.ADMIN.value)):
         errors["active" if active is False else "role"] = [
             "You cannot lock yourself out: another admin must do this."]
+    if actor is not None and user.id == actor.user_id and "password" in changes:
+        # the account page asks for the current password; a stolen session or token must not
+        # be enough to take the account over
+        errors["password"] = ["Change your own password on your account page."]
     if errors:
         raise ValidationError("The user has invalid changes.", errors)
     if name is not None:
@@ -240,10 +245,16 @@ def revoke_token(session: Session, token_id: int, *, user: User, now: datetime) 
 
 # --- named systems ------------------------------------------------------------------------
 
+MAX_ENVIRONMENTS = 20
+
+
 def _environments(value: Any) -> list[str]:
     if not isinstance(value, list) or not value or not all(isinstance(e, str) for e in value):
         raise ValidationError("Environments must be a non-empty list of names.",
                               {"environments": ["A non-empty list of names such as production."]})
+    if len(value) > MAX_ENVIRONMENTS:
+        raise ValidationError("Too many environments.",
+                              {"environments": [f"At most {MAX_ENVIRONMENTS}."]})
     envs = [clean_text(e, "environments", max_length=40).lower() for e in value]
     if len(set(envs)) != len(envs):
         raise ValidationError("An environment is listed twice.", {"environments": ["Duplicates."]})

@@ -156,6 +156,8 @@ def test_directory_calls(api):
     assert r.status_code == 201 and r.json["kind"] == "customer"
     assert api.post("/organisations", "admin@sit.test", {"name": "SKAT", "kind": "customer"}
                     ).status_code == 409
+    assert api.post("/organisations", "admin@sit.test", {"name": "skat", "kind": "customer"}
+                    ).status_code == 409   # one customer, however it is spelt
     assert "SKAT" in [o["name"] for o in api.get("/organisations", "admin@sit.test").json]
     r = api.post("/users", "admin@sit.test", {"email": "a@skat.test", "organisation": "SKAT",
                                               "role": "reporter", "password": PASSWORD})
@@ -329,6 +331,7 @@ def test_an_admin_deactivates_a_leaver_and_their_access_ends_at_once(api, app):
     ("agent@sit.test", {"active": "no"}, 422, "active"),
     ("agent@sit.test", {"password": "short"}, 422, "password"),
     ("agent@sit.test", {"password": "x" * 1025}, 422, "password"),
+    ("admin@sit.test", {"password": "a brand new passphrase"}, 422, "password"),  # own: /account
     ("agent@sit.test", {"email": "x@sit.test"}, 422, "email"),
 ])
 def test_bad_user_changes_are_refused_and_change_nothing(api, who, body, status, field):

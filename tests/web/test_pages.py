@@ -321,6 +321,10 @@ def test_admin_pages_and_writes(app, world, rt, login):
     assert created.status_code == 303
     assert admin.post("/admin/systems/kyst", data={
         "csrf_token": token, "name": "Kystportalen", "environments": "production"}).status_code == 303
+    too_many = admin.post("/admin/systems/kyst", data={   # the API's limit holds in the form too
+        "csrf_token": token, "name": "Kystportalen",
+        "environments": ", ".join(f"env{i}" for i in range(21))})
+    assert too_many.status_code == 422 and "At most 20." in too_many.get_data(as_text=True)
     systems = admin.get("/admin/systems").get_data(as_text=True)
     assert "Kystportalen" in systems
     made = admin.post("/admin/tokens", data={"csrf_token": token, "form": "create",
