@@ -491,6 +491,9 @@ def correct_outage(session: Session, rules: Rules, actor: User, actor_ctx: Actor
         errors["end"] = ["An ISO 8601 date-time with offset, or null while the outage lasts."]
     if new_start and new_start > now:
         errors["start"] = ["Must not be in the future."]
+    elif new_start and new_start < ticket.created_at - OUTAGE_SLACK:
+        # the report looks this far back for outages; 0001-01-01 would be 0 % availability
+        errors["start"] = [f"At most {OUTAGE_SLACK.days} days before the incident was logged."]
     if new_end and new_end > now:
         errors["end"] = ["Must not be in the future."]
     if new_start and new_end and new_end <= new_start:

@@ -155,6 +155,13 @@ def test_outage_correction_over_the_api(app, rt, world):
     bad = client.put(url, json={"start": "soon", "reason": ""},
                      headers={"Authorization": f"Bearer {agent}"})
     assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"start", "reason"}
+    ancient = client.put(url, json={"start": "0001-01-01T00:00:00+00:00", "reason": "typo"},
+                         headers={"Authorization": f"Bearer {agent}"})
+    assert ancient.status_code == 422 and "start" in ancient.get_json()["errors"]
+    after = client.get(f"/api/v1/tickets/{made['id']}/events",
+                       headers={"Authorization": f"Bearer {agent}"}).get_json()
+    after = after["items"] if isinstance(after, dict) else after
+    assert [e["kind"] for e in after].count("outage_corrected") == 1   # nothing changed
 
 
 def test_cli_writes_the_report(tmp_path):
