@@ -176,10 +176,12 @@ def bulk_assign():
                                     {"assignee": assignee}, now=now)
         except DomainError as exc:
             savepoint.rollback()
-            failed.append(f"{number}: {exc.message}")
+            failed.append(f"{number} ({_(exc.message).rstrip('.')})")
         else:
             savepoint.commit()
             ok.append(number)
-    flash(_("%(ok)d assigned, %(failed)d not:", ok=len(ok), failed=len(failed)).rstrip(":")
-          + (" " + "; ".join(failed) if failed else ""), "error" if failed else "ok")
+    message = _("%(ok)d assigned.", ok=len(ok))
+    if failed:
+        message += " " + _("Not assigned: %(tickets)s.", tickets="; ".join(failed))
+    flash(message, "error" if failed else "ok")
     return redirect(back, 303)
