@@ -90,6 +90,7 @@ def reference():
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{{ spec.info.title }} API {{ spec.info.version }} reference</title>
+<link rel="icon" href="{{ url_for('static', filename='favicon.svg') }}" type="image/svg+xml">
 <style>
 body{font:15px/1.5 system-ui,sans-serif;margin:0 auto;max-width:70rem;padding:1rem 2rem;color:#222}
 code,pre{font-family:ui-monospace,monospace;font-size:.9em}

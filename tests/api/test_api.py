@@ -3,6 +3,8 @@ shape, lists and cursors, transitions, history, comments, tokens, both ways in a
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -286,6 +288,8 @@ def test_openapi_and_reference_page(api):
     page = c.get("/api/v1/docs")
     assert page.status_code == 200 and b"/api/v1/tickets/{ticket_id}/transitions" in page.data
     assert b"<script" not in page.data and b"http" not in page.data.replace(b"http-equiv", b"")
+    icon = re.search(rb'<link rel="icon" href="([^"]+)"', page.data).group(1).decode()
+    assert c.get(icon).status_code == 200   # no 404 in the browser's console
 
 
 def test_an_agent_logs_an_incident_for_a_caller_over_the_api(api):
