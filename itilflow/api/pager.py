@@ -159,6 +159,31 @@ class ScheduleOne(MethodView):
         _user, actor = current_actor()
         return oncall.schedule_json(oncall.get_schedule(db(), actor, name))
 
+    @blp.arguments(x.SchedulePatch)
+    @blp.response(200, x.ScheduleOut)
+    @errors(400, 401, 403, 404, 409, 413)
+    def patch(self, data, name):
+        """Change an on-call schedule (admin)
+
+        The fields given replace the schedule's (`overrides` as a whole list); escalation
+        levels keep naming it, and the next page asks the changed schedule who is on call."""
+        _user, actor = current_actor()
+        return oncall.schedule_json(oncall.update_schedule(db(), actor, name, data, now=utcnow()))
+
+
+@blp.route("/oncall-schedules/<name>/overrides")
+class ScheduleOverrides(MethodView):
+    @blp.arguments(x.OverrideIn)
+    @blp.response(201, x.ScheduleOut)
+    @errors(400, 401, 403, 404, 413)
+    def post(self, data, name):
+        """Add one override to an on-call schedule (admin)
+
+        Someone covers a shift ("Bo takes tonight for Anne"); overrides already over are
+        dropped. The answer is the whole schedule."""
+        _user, actor = current_actor()
+        return oncall.schedule_json(oncall.add_override(db(), actor, name, data, now=utcnow()))
+
 
 @blp.route("/oncall-schedules/<name>/now")
 class OnCallNow(MethodView):

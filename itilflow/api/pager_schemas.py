@@ -155,6 +155,20 @@ class ScheduleIn(Body):
                        "call (SUMMARY or an ATTENDEE mailto)"})
 
 
+class SchedulePatch(Body):
+    """The fields given replace the schedule's; ``rotation: null`` or ``ical: null`` removes
+    it (the schedule must still name someone: 422 otherwise)."""
+
+    name = fields.String(metadata={"description": "A new unique name (409 when taken)"})
+    timezone = fields.String(validate=validate.Length(min=1, max=64),
+                             metadata={"description": "An IANA time zone"})
+    rotation = fields.Nested(RotationIn, allow_none=True)
+    overrides = fields.List(fields.Nested(OverrideIn), allow_none=True,
+                            validate=validate.Length(max=MAX_OVERRIDES),
+                            metadata={"description": "Replaces the whole list"})
+    ical = fields.String(allow_none=True, metadata={"description": "As for a new schedule"})
+
+
 class RotationOut(ma.Schema):
     people = fields.List(fields.String(), required=True)
     handover = fields.String(required=True, metadata={"example": "mon 08:00"})
@@ -176,6 +190,7 @@ class ScheduleOut(ma.Schema):
     overrides = fields.List(fields.Nested(OverrideOut), required=True)
     ical = fields.Boolean(required=True, metadata={"description": "Whether it has an iCalendar"})
     created_at = Instant()
+    updated_at = Instant()
 
 
 class OnCallQuery(ma.Schema):

@@ -274,4 +274,5 @@ def schedule_json(schedule: OncallSchedule) -> dict[str, Any]:
                        "end": o.end_at.isoformat()} for o in schedule.overrides],
         "ical": schedule.ical is not None,
         "created_at": schedule.created_at.isoformat(),
+        "updated_at": schedule.updated_at.isoformat(),
     }

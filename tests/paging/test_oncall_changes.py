@@ -137,3 +137,37 @@ def test_overrides_to_come_are_capped(rt, world):
     with pytest.raises(ValidationError):
         _add(rt, "sit-drift", {"person": "Bo", "start": soon.isoformat(),
                                "end": (soon + timedelta(hours=1)).isoformat()})
+
+
+def test_schedule_changes_over_the_api(rt, world, app):
+    s = rt.session_factory()
+    admin = directory.create_token(s, directory.user_by_email(s, "admin@sit.test"), now=EVENING)
+    agent = directory.create_token(s, directory.user_by_email(s, "agent@sit.test"), now=EVENING)
+    s.commit()
+    s.close()
+    schedule(rt, "sit-drift", rotation=ROTATION)
+    a = {"Authorization": f"Bearer {admin}"}
+    client = app.test_client()
+    changed = client.patch("/api/v1/oncall-schedules/sit-drift", headers=a,
+                           json={"rotation": {**ROTATION, "people": ["Carl Ravn"]}})
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["rotation"]["people"] == ["Carl Ravn"]
+    added = client.post("/api/v1/oncall-schedules/sit-drift/overrides", headers=a, json={
+        "person": "Eva Holm", "start": "2030-01-01T18:00:00Z", "end": "2030-01-02T06:00:00Z"})
+    assert added.status_code == 201, added.get_json()
+    assert [o["person"] for o in added.get_json()["overrides"]] == ["Eva Holm"]
+    now = client.get("/api/v1/oncall-schedules/sit-drift/now?at=2030-01-01T19:00:00Z",
+                     headers=a).get_json()
+    assert (now["on_call"], now["source"]) == ("Eva Holm", "override")
+    refused = client.patch("/api/v1/oncall-schedules/sit-drift", headers=a,
+                           json={"rotation": {**ROTATION, "weeks": 0}})
+    assert refused.status_code == 422 and "rotation" in str(refused.get_json()["errors"])
+    assert client.patch("/api/v1/oncall-schedules/nosuch", headers=a,
+                        json={"timezone": "UTC"}).status_code == 404
+    assert client.post("/api/v1/oncall-schedules/sit-drift/overrides", headers=a,
+                       json={"person": "Eva"}).status_code == 422
+    assert client.patch("/api/v1/oncall-schedules/sit-drift",
+                        headers={"Authorization": f"Bearer {agent}"},
+                        json={"timezone": "UTC"}).status_code == 403
+    assert client.get("/api/v1/oncall-schedules/sit-drift", headers=a).get_json()[
+        "rotation"]["people"] == ["Carl Ravn"]   # the refused calls changed nothing
