@@ -135,15 +135,18 @@ def parse_form_value(raw: str | None) -> Any:
     return raw.strip() if isinstance(raw, str) and raw.strip() else None
 
 
-def local_to_utc_iso(raw: str) -> str:
-    """A ``datetime-local`` value, read in the business time zone, as ISO 8601 with offset."""
+def local_to_utc_iso(raw: str, zone: str | None = None) -> str:
+    """A ``datetime-local`` value, read in ``zone`` (default the business time zone), as ISO
+    8601 with offset; what cannot be read is passed on as typed and the service names the
+    fault (0001-01-01T00:30 in Copenhagen is before year 1 in UTC: not an instant)."""
     try:
         naive = datetime.fromisoformat(raw)
-    except ValueError:
-        return raw  # the service names the fault
-    if naive.tzinfo is not None:
-        return naive.isoformat()
-    return naive.replace(tzinfo=ZoneInfo(runtime().settings.timezone)).astimezone(UTC).isoformat()
+        if naive.tzinfo is not None:
+            return naive.isoformat()
+        local = naive.replace(tzinfo=ZoneInfo(zone or runtime().settings.timezone))
+        return local.astimezone(UTC).isoformat()
+    except (ValueError, OverflowError):
+        return raw
 
 
 # --- rate limits --------------------------------------------------------------------------
