@@ -3,6 +3,7 @@ distance from the initial state, transitions as labelled arrows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 from itilflow.domain.workflow import Workflow
@@ -29,8 +30,13 @@ def _layout(wf: Workflow) -> dict[str, tuple[int, int]]:
     return positions
 
 
-def render_svg(wf: Workflow) -> str:
-    """The workflow as an SVG document (text)."""
+def _same(text: str) -> str:
+    return text
+
+
+def render_svg(wf: Workflow, translate: Callable[[str], str] = _same) -> str:
+    """The workflow as an SVG document (text): states and arrows carry their labels, through
+    ``translate`` (the reader's language in the web UI; English as written for the CLI)."""
     pos = _layout(wf)
     width = max(x for x, _ in pos.values()) + BOX_W + MARGIN
     height = max(y for _, y in pos.values()) + BOX_H + MARGIN + 20
@@ -43,14 +49,16 @@ def render_svg(wf: Workflow) -> str:
         "fill=\"#5b6673\"/></marker></defs>",
         f'<title>{escape(wf.name)} workflow {escape(wf.version)}</title>',
     ]
-    seen: dict[tuple[str, str], list[str]] = {}
+    seen: dict[tuple[str, str], dict[str, str]] = {}
     for t in wf.transitions:
         for source in t.sources:
             dest = t.dest or source
-            seen.setdefault((source, dest), []).append(t.trigger)
-    for (source, dest), triggers in seen.items():
+            seen.setdefault((source, dest), {})[t.trigger] = translate(t.label)
+    for (source, dest), named in seen.items():
         (x1, y1), (x2, y2) = pos[source], pos[dest]
-        label = escape(", ".join(dict.fromkeys(triggers)))
+        # the label to read; the trigger names (what the API takes) as the tooltip
+        label = escape(", ".join(dict.fromkeys(named.values()))) + \
+            f"<title>{escape(', '.join(named))}</title>"
         if source == dest:
             cx, cy = x1 + BOX_W / 2, y1
             parts.append(f'<path d="M{cx - 20},{cy} C{cx - 30},{cy - 28} {cx + 30},{cy - 28} '
@@ -78,6 +86,6 @@ def render_svg(wf: Workflow) -> str:
         parts.append(f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="8" '
                      f'fill="{fill}" stroke="{stroke}" stroke-width="{width_px}"/>')
         parts.append(f'<text x="{x + BOX_W / 2}" y="{y + BOX_H / 2 + 4}" text-anchor="middle" '
-                     f'font-weight="600" fill="#1b2430">{escape(spec.label)}</text>')
+                     f'font-weight="600" fill="#1b2430">{escape(translate(spec.label))}</text>')
     parts.append("</svg>")
     return "\n".join(parts)

@@ -8,6 +8,7 @@ read them, and marking one read marks it for the whole team (``mark_read``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,15 +20,10 @@ from itilflow.domain.access import Actor
 from itilflow.domain.errors import NotPermitted, ValidationError
 from itilflow.domain.parties import MANAGER_ROLES, WORKER_ROLES, Party, Role
 from itilflow.models import Organisation, Ticket, User
+from itilflow.models.outbox import OutboxMessage
 from itilflow.models.paging import Notification
+from itilflow.services.rules import Rules
 from itilflow.services.sql import id_in
-
-EVENT_TEXT = {
-    "created": "was raised", "resolve": "was resolved", "close": "was closed",
-    "confirm": "was confirmed resolved", "cancel": "was cancelled", "reopen": "was reopened",
-    "reject": "had its resolution rejected", "sla_breach": "breached its SLA",
-}
-
 
 #: who has an inbox: the staff of the organisations notifications go to, and the admins
 INBOX_ROLES = frozenset({Role.CUSTOMER_AGENT, Role.CUSTOMER_MANAGER, Role.SIT_AGENT,
@@ -37,17 +33,99 @@ UNREAD_CAP = 99
 ADMIN_ALERT = "admins"
 
 
-def message_text(payload: dict[str, Any]) -> str:
+def _english(text: str, **values: Any) -> str:
+    return text % values if values else text
+
+
+def _humane(name: Any) -> str:
+    """``awaiting_approval`` -> ``Awaiting approval``: the label when the rules are not at hand."""
+    return str(name or "").replace("_", " ").capitalize()
+
+
+def message_text(payload: dict[str, Any], rules: Rules | None = None,
+                 translate: Callable[..., str] = _english) -> str:
+    """The notification in words. ``translate`` is a gettext (the reader's language, at display
+    time); ``rules`` turn a trigger, state or stage name into its label."""
     if payload.get("audience") == ADMIN_ALERT:
-        return f"{payload.get('subject')} in {payload.get('window_minutes')} minutes " \
-               f"(last at {payload.get('last_at')})."
-    what = EVENT_TEXT.get(payload.get("event", ""), f"changed ({payload.get('event')})")
-    text = f"{payload.get('number')} {payload.get('title')!s} {what}"
-    if payload.get("target"):
-        text += f" ({payload['target']} target)"
-    if payload.get("actor"):
-        text += f" by {payload['actor']}"
-    return text + f"; it is now {payload.get('state')}."
+        return translate("Security alert: %(subject)s in %(minutes)s minutes (last at "
+                         "%(last_at)s).", subject=translate(str(payload.get("subject"))),
+                         minutes=payload.get("window_minutes"), last_at=payload.get("last_at"))
+    label = _Labels(rules, payload, translate)
+    return " ".join([_what_happened(payload, label, translate), *_details(payload, translate)])
+
+
+def _what_happened(payload: dict[str, Any], label: _Labels, translate: Callable[..., str]) -> str:
+    event = payload.get("event", "")
+    values = {"ticket": f"{payload.get('number')} {payload.get('title')!s}",
+              "state": label.state(payload.get("state")), "actor": payload.get("actor")}
+    if event == "consultation":
+        return translate("%(ticket)s: %(actor)s asks your organisation (%(stage)s) and needs your "
+                         "answer: \"%(question)s\"", stage=label.stage(payload.get("stage")),
+                         question=payload.get("question"), **values) + " " + \
+            translate("Answer it on the ticket with \"Answer consultation\".")
+    if event == "created":
+        by = " by %(actor)s" if values["actor"] else ""
+        return translate(f"%(ticket)s was raised{by}; it is now %(state)s.", **values)
+    if event == "reply":
+        return translate("%(ticket)s: %(actor)s replied; it is still %(state)s.", **values)
+    if event == "sla_breach":
+        if payload.get("target"):
+            return translate("%(ticket)s breached its %(target)s target; it is now %(state)s.",
+                             target=translate(str(payload["target"])), **values)
+        return translate("%(ticket)s breached its SLA; it is now %(state)s.", **values)
+    who = "%(actor)s chose " if values["actor"] else ""
+    return translate(f"%(ticket)s: {who}\"%(action)s\"; it is now %(state)s.",
+                     action=label.trigger(event), **values)
+
+
+def _details(payload: dict[str, Any], translate: Callable[..., str]) -> list[str]:
+    """A hand-over (told as the reader's to work where it is) and the comment given with it."""
+    found = []
+    if payload.get("to_party"):
+        found.append(translate("Your organisation works it now.")
+                     if payload["to_party"] == payload.get("party") else
+                     translate("It is handed over from %(from_party)s to %(to_party)s.",
+                               from_party=translate(str(payload.get("from_party"))),
+                               to_party=translate(str(payload["to_party"]))))
+    if payload.get("comment"):
+        found.append(translate("Comment: \"%(comment)s\"", comment=payload["comment"]))
+    return found
+
+
+class _Labels:
+    """Names in a notification's payload as the labels the reader knows."""
+
+    def __init__(self, rules: Rules | None, payload: dict[str, Any],
+                 translate: Callable[..., str]) -> None:
+        self.translate = translate
+        self.rules = rules
+        kind = rules.kind_of_prefix(str(payload.get("number", "")).split("-")[0]) if rules else None
+        self.workflow = rules.workflows[kind] if kind else None
+
+    def state(self, name: Any) -> str:
+        spec = self.workflow.states.get(name) if self.workflow else None
+        return self.translate(spec.label if spec else _humane(name))
+
+    def trigger(self, name: Any) -> str:
+        spec = next((t for t in self.workflow.transitions if t.trigger == name), None) \
+            if self.workflow else None
+        return self.translate(spec.label if spec else _humane(name))
+
+    def stage(self, name: Any) -> str:
+        activity = self.rules.matrix.activities.get(name) if self.rules else None
+        return self.translate(activity.label if activity else _humane(name))
+
+
+def rendered(session: Session, notes: list[Notification], rules: Rules,
+             translate: Callable[..., str]) -> dict[int, str]:
+    """Each notification's text in the reader's language, from the payload it was delivered
+    from (one query); a notification whose payload is gone keeps its stored text."""
+    payloads = dict(session.execute(
+        select(OutboxMessage.message_id, OutboxMessage.payload)
+        .where(OutboxMessage.message_id.in_([n.message_id for n in notes]))).all()) \
+        if notes else {}
+    return {n.id: message_text(payloads[n.message_id], rules, translate)
+            if isinstance(payloads.get(n.message_id), dict) else n.message for n in notes}
 
 
 def mail_subject(payload: dict[str, Any]) -> str:

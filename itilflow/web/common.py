@@ -20,7 +20,7 @@ from itilflow.domain.parties import MANAGER_ROLES, WORKER_ROLES, Role
 from itilflow.models import User
 from itilflow.runtime import db, runtime
 from itilflow.services import directory
-from itilflow.web.i18n import _
+from itilflow.web.i18n import _, strftime
 
 #: the layer explained in plain words, for people who do not know the service model
 LAYER_WORDS = {
@@ -85,7 +85,7 @@ def local_time(value: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
     if value is None:
         return ""
     zone = ZoneInfo(runtime().settings.timezone)
-    return value.astimezone(zone).strftime(fmt)
+    return strftime(value.astimezone(zone), fmt)
 
 
 def state_label(kind: str, state: str) -> str:
@@ -216,6 +216,9 @@ def init_limiter(app: Flask) -> Limiter:
         return error_page(400, _("Bad request"), _(
             "The form has expired or was not sent from this site. Reload the page and try again."))
 
+    from itilflow.web.errors import register_http_error_pages
+
+    register_http_error_pages(app)  # 400, 404, 405, 413 as the app's own pages
     return limiter
 
 

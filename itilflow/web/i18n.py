@@ -4,6 +4,9 @@ Danish text is looked up by the English one. The locale comes from the user's ow
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 from flask import g, has_request_context, request
 from flask_login import current_user
 
@@ -205,7 +208,10 @@ DA: dict[str, str] = {
     "Myself": "Mig selv",
     "Keyboard": "Tastatur",
     "j/k move, Enter opens, x selects, / searches": "j/k flytter, Enter åbner, x vælger, / søger",
-    "%(ok)d assigned, %(failed)d not:": "%(ok)d tildelt, %(failed)d ikke:",
+    "%(ok)d assigned.": "%(ok)d tildelt.",
+    "Not assigned: %(tickets)s.": "Ikke tildelt: %(tickets)s.",
+    "Change your own password on your account page.":
+        "Skift din egen adgangskode på din kontoside.",
     "Select at least one ticket.": "Vælg mindst én sag.",
     "Updated automatically every 30 seconds.": "Opdateres automatisk hvert 30. sekund.",
     # ticket
@@ -245,6 +251,35 @@ DA: dict[str, str] = {
     "Cancel": "Annullér",
     "unassigned": "ikke tildelt",
     "Assign to me": "Tildel mig",
+    # the ticket page (details)
+    "Consultations": "Høringer",
+    "asked": "spurgt",
+    "asked by %(who)s": "spurgt af %(who)s",
+    "Your answer is needed: use “Answer consultation” under Actions.":
+        "Dit svar er nødvendigt: brug “Besvar høring” under Handlinger.",
+    "Awaiting an answer from: %(party)s.": "Afventer svar fra: %(party)s.",
+    "The change": "Ændringen",
+    "template": "skabelon",
+    "Affected layers": "Berørte lag",
+    "Approvals": "Godkendelser",
+    "approved by %(who)s": "godkendt af %(who)s",
+    "approval pending": "afventer godkendelse",
+    "no approval recorded": "ingen godkendelse registreret",
+    "%(step)s waits for the consultation of: %(parties)s.":
+        "%(step)s afventer høring af: %(parties)s.",
+    "Overlaps %(number)s (%(title)s): from %(start)s to %(end)s.":
+        "Overlapper %(number)s (%(title)s): fra %(start)s til %(end)s.",
+    "In the freeze period %(name)s: from %(start)s to %(end)s.":
+        "I frysperioden %(name)s: fra %(start)s til %(end)s.",
+    "Not found yet.": "Endnu ikke fundet.",
+    "None recorded yet.": "Ingen registreret endnu.",
+    "Linked incidents": "Tilknyttede hændelser",
+    "None.": "Ingen.",
+    "Problems": "Problemer",
+    "It was due %(when)s.": "Fristen var %(when)s.",
+    "Approved as: %(party)s.": "Godkendt som: %(party)s.",
+    "missed the response target": "overskred svarfristen",
+    "missed the resolution target": "overskred løsningsfristen",
     # admin
     "Organisations": "Organisationer",
     "Users": "Brugere",
@@ -317,7 +352,171 @@ DA: dict[str, str] = {
     "Resolved": "Løst",
     "Closed": "Lukket",
     "Cancelled": "Annulleret",
-    "Incident management": "Incident management",
+    # the workflows (workflows/*.yaml stay English): states, actions, fields and their choices;
+    # tests/web/test_i18n.py fails when a label there has no entry here
+    "Assessment": "Vurdering",
+    "Awaiting approval": "Afventer godkendelse",
+    "Approved": "Godkendt",
+    "Installation test": "Installationsprøve",
+    "Acceptance test": "Overtagelsesprøve",
+    "Operational test": "Driftsprøve",
+    "Installing in production": "Installeres i produktion",
+    "Review": "Evaluering",
+    "Rejected": "Afvist",
+    "Investigating": "Undersøges",
+    "Known error": "Kendt fejl",
+    "Fulfilled": "Udført",
+    "Schedule standard change": "Planlæg standardændring",
+    "Authorise emergency change": "Godkend akut ændring",
+    "Why it cannot wait": "Hvorfor det ikke kan vente",
+    "Start assessment": "Start vurdering",
+    "Request approval": "Anmod om godkendelse",
+    "Risk": "Risiko",
+    "Impact assessment": "Konsekvensvurdering",
+    "Approve": "Godkend",
+    "Reject": "Afvis",
+    "Ask for consultation": "Bed om høring",
+    "Stage": "Fase",
+    "Question": "Spørgsmål",
+    "Answer consultation": "Besvar høring",
+    "Answer": "Svar",
+    "Start installation test": "Start installationsprøve",
+    "Start acceptance test": "Start overtagelsesprøve",
+    "Start operational test": "Start driftsprøve",
+    "Install in production": "Installér i produktion",
+    "Start the change window": "Start ændringsvinduet",
+    "Install now (emergency)": "Installér nu (akut)",
+    "Record outcome": "Registrér udfald",
+    "Outcome": "Udfald",
+    "Notes": "Noter",
+    "Close after review": "Luk efter evaluering",
+    "Review notes": "Evalueringsnoter",
+    "Start investigation": "Start undersøgelse",
+    "Record known error": "Registrér kendt fejl",
+    "Root cause": "Grundårsag",
+    "Fulfil": "Udfør",
+    "What was done": "Hvad der blev gjort",
+    "Reject request": "Afvis anmodningen",
+    "Confirm": "Bekræft",
+    "low": "lav",
+    "medium": "middel",
+    "high": "høj",
+    "successful": "gennemført",
+    "failed": "fejlet",
+    "backed out": "rullet tilbage",
+    "installation test": "installationsprøve",
+    "acceptance test": "overtagelsesprøve",
+    "operational test": "driftsprøve",
+    "installation in production": "installation i produktion",
+    "design": "design",
+    "documentation": "dokumentation",
+    "ongoing development": "løbende udvikling",
+    # the activities of the RACI matrix (config/raci.yaml)
+    "Ownership": "Ejerskab",
+    "Licence (lifecycle management)": "Licens (livscyklusstyring)",
+    "Operations responsibility (overall)": "Driftsansvar (overordnet)",
+    "Maintenance responsibility (overall)": "Vedligeholdelsesansvar (overordnet)",
+    "Support and service desk": "Support og servicedesk",
+    "Patch management": "Patchhåndtering",
+    "Security handling": "Sikkerhedshåndtering",
+    "Administrative access, prod/pre-prod": "Administrativ adgang, prod/præprod",
+    "User access, prod/pre-prod": "Brugeradgang, prod/præprod",
+    "Backup": "Backup",
+    "Restore": "Genskabelse",
+    "Monitoring": "Overvågning",
+    "Capacity management": "Kapacitetsstyring",
+    "Configuration management": "Konfigurationsstyring",
+    "Incident management": "Hændelseshåndtering",
+    "Problem management": "Problemhåndtering",
+    "Change management": "Ændringshåndtering",
+    "Performance management": "Ydelsesstyring",
+    "Ongoing development of the solution": "Løbende udvikling af løsningen",
+    "Design of the solution": "Design af løsningen",
+    "Documentation": "Dokumentation",
+    "Installation in production": "Installation i produktion",
+    "Installation test (installationsprøve)": "Installationsprøve",
+    "Acceptance test (overtagelsesprøve)": "Overtagelsesprøve",
+    "Operational test (driftsprøve)": "Driftsprøve",
+    # the services' plain messages, as flashes, field errors and error pages show them
+    "Invalid filters.": "Ugyldige filtre.",
+    "No such user.": "Ingen sådan bruger.",
+    "Unknown user.": "Ukendt bruger.",
+    "No such ticket.": "Ingen sådan sag.",
+    "No such customer.": "Ingen sådan kunde.",
+    "Unknown layer.": "Ukendt lag.",
+    "Unknown queue.": "Ukendt kø.",
+    "Unknown system.": "Ukendt system.",
+    "Unknown environment for this system.": "Ukendt miljø for dette system.",
+    "Not a valid cursor.": "Ikke en gyldig sidemarkør.",
+    "Use the next page link.": "Brug linket til næste side.",
+    "Not a valid email address.": "Ikke en gyldig e-mailadresse.",
+    "The password is too short.": "Adgangskoden er for kort.",
+    "The password is too long.": "Adgangskoden er for lang.",
+    "Resolve the problem first.": "Løs problemet først.",
+    "The problem is closed; open a new one.": "Problemet er lukket; opret et nyt.",
+    "The incident is linked to this problem already.":
+        "Hændelsen er allerede knyttet til dette problem.",
+    "The incident is not linked to this problem.": "Hændelsen er ikke knyttet til dette problem.",
+    "The incident belongs to another customer.": "Hændelsen tilhører en anden kunde.",
+    "Admins do not comment on tickets.": "Administratorer kommenterer ikke sager.",
+    "Only an admin may do this.": "Kun en administrator må gøre dette.",
+    "Reporters and suppliers have no inbox: follow your tickets instead.":
+        "Anmeldere og leverandører har ingen indbakke: følg jeres sager i stedet.",
+    "The ticket was changed by someone else meanwhile. Reload and try again.":
+        "Sagen er ændret af en anden imens. Genindlæs, og prøv igen.",
+    "Impact and urgency must be 1 (high) to 3 (low).":
+        "Påvirkning og hast skal være 1 (høj) til 3 (lav).",
+    "A list of notification ids.": "En liste af beskeder.",
+    "Must be a whole number.": "Skal være et helt tal.",
+    "Not a valid integer.": "Ikke et gyldigt heltal.",
+    "Not a valid string.": "Ikke en gyldig tekst.",
+    "Field may not be null.": "Feltet må ikke være tomt.",
+    # month abbreviations of dates (strftime's %b is English whatever the locale)
+    "Jan": "jan.", "Feb": "feb.", "Mar": "mar.", "Apr": "apr.", "May": "maj", "Jun": "jun.",
+    "Jul": "jul.", "Aug": "aug.", "Sep": "sep.", "Oct": "okt.", "Nov": "nov.", "Dec": "dec.",
+    # error pages
+    "Method not allowed": "Metoden er ikke tilladt",
+    "This address does not take that kind of request. Go back and use the page's own links "
+    "and buttons.": "Denne adresse tager ikke imod den slags forespørgsler. Gå tilbage, og "
+    "brug sidens egne links og knapper.",
+    "Too large": "For stor",
+    "Go to %(page)s": "Gå til %(page)s",
+    "What you sent is larger than %(limit)s. Shorten it and try again.":
+        "Det, du sendte, er større end %(limit)s. Gør det kortere, og prøv igen.",
+    "The form contained a character that is not allowed (a NUL character). Go back with the "
+    "browser's Back button, where the form still holds what you typed, remove it and send the "
+    "form again.": "Formularen indeholdt et tegn, der ikke er tilladt (et NUL-tegn). Gå tilbage "
+    "med browserens Tilbage-knap, hvor formularen stadig har det, du skrev, fjern tegnet, og "
+    "send formularen igen.",
+    "The request could not be read.": "Forespørgslen kunne ikke læses.",
+    # the notifications inbox: messages are rendered when they are read (services/notifications)
+    "%(ticket)s was raised by %(actor)s; it is now %(state)s.":
+        "%(ticket)s er oprettet af %(actor)s; den er nu %(state)s.",
+    "%(ticket)s was raised; it is now %(state)s.": "%(ticket)s er oprettet; den er nu %(state)s.",
+    "%(ticket)s: %(actor)s chose \"%(action)s\"; it is now %(state)s.":
+        "%(ticket)s: %(actor)s valgte \"%(action)s\"; den er nu %(state)s.",
+    "%(ticket)s: \"%(action)s\"; it is now %(state)s.":
+        "%(ticket)s: \"%(action)s\"; den er nu %(state)s.",
+    "%(ticket)s breached its %(target)s target; it is now %(state)s.":
+        "%(ticket)s har overskredet sin frist for %(target)s; den er nu %(state)s.",
+    "%(ticket)s breached its SLA; it is now %(state)s.":
+        "%(ticket)s har overskredet sin SLA; den er nu %(state)s.",
+    "%(ticket)s: %(actor)s replied; it is still %(state)s.":
+        "%(ticket)s: %(actor)s har svaret; den er stadig %(state)s.",
+    "Your organisation works it now.": "Sagen ligger nu hos jeres organisation.",
+    "It is handed over from %(from_party)s to %(to_party)s.":
+        "Den er overdraget fra %(from_party)s til %(to_party)s.",
+    "Comment: \"%(comment)s\"": "Kommentar: \"%(comment)s\"",
+    "response": "reaktion",
+    "resolution": "løsning",
+    "%(ticket)s: %(actor)s asks your organisation (%(stage)s) and needs your answer: "
+    "\"%(question)s\"":
+        "%(ticket)s: %(actor)s spørger jeres organisation (%(stage)s) og har brug for jeres "
+        "svar: \"%(question)s\"",
+    "Answer it on the ticket with \"Answer consultation\".":
+        "Svar på sagen med \"Besvar høring\".",
+    "Security alert: %(subject)s in %(minutes)s minutes (last at %(last_at)s).":
+        "Sikkerhedsadvarsel: %(subject)s på %(minutes)s minutter (senest %(last_at)s).",
     # admin: paging, escalation, the access log tab
     "Paging": "Personsøgning",
     "Access log": "Adgangslog",
@@ -456,6 +655,22 @@ DA: dict[str, str] = {
     "shown again; until then the pager refuses new pages:":
         "Personsøger-hook %(name)s har fået en ny signeringsnøgle. Kopiér den ind i personsøgeren "
         "nu, den vises ikke igen; indtil da afviser personsøgeren nye kald:",
+    "Pager hook %(name)s has a new signing secret. Copy it into the pager now, it will not be "
+    "shown again. The old secret stays valid until %(until)s: pages carry both signatures and "
+    "the pager may answer with either until then:":
+        "Personsøger-hook %(name)s har fået en ny signeringsnøgle. Kopiér den ind i personsøgeren "
+        "nu, den vises ikke igen. Den gamle nøgle gælder til %(until)s: kaldene bærer begge "
+        "signaturer, og personsøgeren kan svare med den ene eller den anden indtil da:",
+    "old secret valid until %(until)s": "gammel nøgle gælder til %(until)s",
+    "retired": "udfaset",
+    "Remove": "Fjern",
+    "Remove pager hook %(name)s": "Fjern personsøger-hook %(name)s",
+    "Pager hook %(name)s deleted.": "Personsøger-hook %(name)s er slettet.",
+    "Pager hook %(name)s retired: it pages no more and its secret is no longer accepted; its "
+    "pages stay in the history.":
+        "Personsøger-hook %(name)s er udfaset: den kaldes ikke mere, og dens nøgle godtages ikke "
+        "længere; dens kald bliver i historikken.",
+    "This pager hook is retired.": "Denne personsøger-hook er udfaset.",
     "Set a password": "Sæt en adgangskode",
     "Set": "Sæt",
     "%(email)s has a new password; tell them in person, not by email.":
@@ -560,6 +775,89 @@ DA: dict[str, str] = {
     "Changes by outcome": "Ændringer efter udfald",
 }
 
+#: Messages the services build with values in them (names, numbers, states): the English shape
+#: as a pattern, the Danish text with the pattern's groups. A group named in ``_PART`` is
+#: translated itself (a trigger becomes its label, a party "kunden"); any other is kept.
+DA_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(english), danish) for english, danish in [
+    (r"Must be one of: (?P<values>.+?)\.?", "Skal være en af: %(values)s."),
+    (r"At most (?P<n>\d+) characters\.", "Højst %(n)s tegn."),
+    (r"At most (?P<n>\d+) days after start\.", "Højst %(n)s dage efter start."),
+    (r"'(?P<trigger>\w+)' is not possible while the (?P<kind>\w+) is (?P<state>.+)\.",
+     "\"%(trigger)s\" er ikke muligt, mens sagen er %(state)s."),
+    (r"'(?P<trigger>\w+)' is not possible in state '(?P<state>\w+)'\.",
+     "\"%(trigger)s\" er ikke muligt i denne tilstand."),
+    (r"Unknown trigger '(?P<trigger>.+)' for a (?P<kind>\w+)\.", "Ukendt handling: %(trigger)s."),
+    (r"'(?P<trigger>\w+)' waits for the consultation of: (?P<parties>.+)\.",
+     "\"%(trigger)s\" venter på høringssvar fra %(parties)s."),
+    (r"No open consultation of the (?P<party>\w+) on (?P<stage>\w+)\.",
+     "Der er ingen åben høring af %(party)s om %(stage)s."),
+    (r"Nobody is consulted on (?P<stage>\w+) for the (?P<layer>\w+) layer\.",
+     "Ingen høres om %(stage)s på laget %(layer)s."),
+    (r"(?P<role>\w+) may not (?P<trigger>\w+) this (?P<kind>\w+): it needs (?P<needs>[^(]+?)"
+     r"(?: \(matrix: .*\))?\.", "Du må ikke udføre \"%(trigger)s\" på denne sag: det kræver "
+     "%(needs)s."),
+    (r"The ticket changed since version (?P<old>\d+); it is at version (?P<new>\d+)\. Reload and "
+     r"try again\.", "Sagen er ændret siden version %(old)s; den er nu i version %(new)s. "
+     "Genindlæs, og prøv igen."),
+    (r"(?P<name>\w+) is required\.", "%(name)s skal udfyldes."),
+    (r"(?P<name>\w+) is too long\.", "%(name)s er for lang."),
+    (r"(?P<name>\w+) contains control characters\.", "%(name)s indeholder kontroltegn."),
+    (r"(?P<name>\w+) is not one of the choices\.", "%(name)s er ikke et af valgene."),
+    (r"Invalid fields for '(?P<trigger>\w+)'\.", "Ugyldige felter for \"%(trigger)s\"."),
+    (r"Not a trigger of the (?P<kind>\w+) workflow\.", "Ikke en handling i denne arbejdsgang."),
+    (r"No user with email (?P<email>.+)\.", "Ingen bruger med e-mailen %(email)s."),
+    (r"No system (?P<key>.+)\.", "Intet system %(key)s."),
+    (r"the (?P<party>\w+) has no escalation levels for this system",
+     "%(party)s har ingen eskaleringsniveauer for dette system"),
+    (r"(?P<n>\d+) failed logins for account (?P<value>.+)",
+     "%(n)s mislykkede log ind for kontoen %(value)s"),
+    (r"(?P<n>\d+) failed logins for address (?P<value>.+)",
+     "%(n)s mislykkede log ind fra adressen %(value)s"),
+]]
+
+_PARTY_DA = {"customer": "kunden", "provider": "leverandøren (SIT)", "supplier": "leverandøren"}
+
+
+def _trigger_label(trigger: str, kind: str | None) -> str:
+    from itilflow.runtime import runtime
+
+    workflows = runtime().rules.workflows
+    for wf in [workflows[kind]] if kind in workflows else workflows.values():
+        for spec in wf.transitions:
+            if spec.trigger == trigger:
+                return gettext(spec.label)
+    return trigger
+
+
+def _activity_label(key: str) -> str:
+    from itilflow.runtime import runtime
+
+    activity = runtime().rules.matrix.activities.get(key)
+    return gettext(activity.label) if activity else key
+
+
+_PART = {
+    "trigger": lambda value, groups: _trigger_label(value, groups.get("kind")),
+    "state": lambda value, _groups: gettext(value),
+    "stage": lambda value, _groups: _activity_label(value),
+    "party": lambda value, _groups: _PARTY_DA.get(value, value),
+    "parties": lambda value, _groups: ", ".join(_PARTY_DA.get(p, p) for p in value.split(", ")),
+    "layer": lambda value, _groups: gettext(value.replace("_", " ").capitalize()),
+    "needs": lambda value, _groups: value.replace(" or ", " eller "),
+}
+
+
+def _by_pattern(text: str) -> str | None:
+    """The Danish of a message built with values, or None when no pattern knows it."""
+    for pattern, danish in DA_PATTERNS:
+        found = pattern.fullmatch(text)
+        if found:
+            groups = found.groupdict()
+            return danish % {name: _PART[name](value, groups) if name in _PART else value
+                             for name, value in groups.items()}
+    return None
+
 
 def pick_locale() -> str:
     """The user's own setting, else the best match of the browser's Accept-Language."""
@@ -581,8 +879,18 @@ def current_locale() -> str:
 
 def gettext(text: str, **values: object) -> str:
     """Translate ``text`` into the request's locale and fill in ``%(name)s`` placeholders."""
-    translated = DA.get(text, text) if current_locale() == "da" else text
-    return translated % values if values else translated
+    if current_locale() != "da" or not isinstance(text, str):
+        return text % values if values else text
+    if text in DA:
+        return DA[text] % values if values else DA[text]
+    return _by_pattern(text) or (text % values if values else text)
 
 
 _ = gettext
+
+
+def strftime(value: datetime, fmt: str) -> str:
+    """``value.strftime(fmt)`` with the month's abbreviation (``%b``) in the request's locale."""
+    if "%b" in fmt:
+        fmt = fmt.replace("%b", gettext(value.strftime("%b")).replace("%", "%%"))
+    return value.strftime(fmt)

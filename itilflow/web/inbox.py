@@ -7,7 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from itilflow.domain.errors import DomainError
-from itilflow.runtime import db, utcnow
+from itilflow.runtime import db, runtime, utcnow
 from itilflow.services import notifications
 from itilflow.web.common import actor, register_error_pages, require_roles
 from itilflow.web.i18n import _
@@ -30,9 +30,10 @@ def index():
     try:
         rows, next_before = notifications.inbox(db(), actor(), before=request.args.get("before"))
     except DomainError as exc:
-        flash(exc.message, "error")
+        flash(_(exc.message), "error")
         rows, next_before = [], None
-    return render_template("inbox/index.html", notes=rows, next_before=next_before,
+    texts = notifications.rendered(db(), rows, runtime().rules, _)
+    return render_template("inbox/index.html", notes=rows, texts=texts, next_before=next_before,
                            cap=notifications.UNREAD_CAP)
 
 
