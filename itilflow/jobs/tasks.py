@@ -236,13 +236,14 @@ def _run_notify(ctx: JobContext, message: OutboxMessage, now: datetime) -> str:
         # in the app only: nothing leaves the database, so the notification and the row's
         # outcome are one transaction (a lost attempt writes neither)
         def deliver(session):
-            notifications.deliver_in_app(session, message.message_id, message.payload, now)
+            notifications.deliver_in_app(session, message.message_id, message.payload, now,
+                                         ctx.rules)
 
         return "notified" if _finish(ctx, message, status="done", now=now, work=deliver) \
             else "taken"
     with ctx.session_factory() as session, session.begin():
         note, emails = notifications.deliver_in_app(session, message.message_id, message.payload,
-                                                    now)
+                                                    now, ctx.rules)
         text = note.message if note else ""
     if note is not None and emails and ctx.send_mail is not None:
         try:
@@ -284,7 +285,8 @@ def execute_in_app(ctx: JobContext, claimed: list[tuple[str, int]], *, now: date
                         claimed_until=None, last_error=None)
                 .returning(OutboxMessage.message_id, OutboxMessage.payload)
                 .execution_options(synchronize_session=False)).all()
-            notifications.deliver_in_app_many(session, [tuple(row) for row in owned], now)
+            notifications.deliver_in_app_many(session, [tuple(row) for row in owned], now,
+                                              ctx.rules)
     except Exception:  # e.g. a dropped connection or a bad payload: one by one, with retries
         log.exception("in-app notifications: a batch of %d failed; running them one by one",
                       len(claimed))

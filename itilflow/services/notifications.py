@@ -134,12 +134,12 @@ def mail_subject(payload: dict[str, Any]) -> str:
     return f"[itilflow] {payload.get('number')}"
 
 
-def deliver_in_app(session: Session, message_id: str, payload: dict[str, Any], now: datetime
-                   ) -> tuple[Notification | None, list[str]]:
+def deliver_in_app(session: Session, message_id: str, payload: dict[str, Any], now: datetime,
+                   rules: Rules | None = None) -> tuple[Notification | None, list[str]]:
     """Write the in-app notification once (a repeat delivery finds it); return it and the email
     addresses of the people to tell: the party's agents and managers (only managers for an
     SLA breach, the A), and the reporter where the party is the customer."""
-    deliver_in_app_many(session, [(message_id, payload)], now)
+    deliver_in_app_many(session, [(message_id, payload)], now, rules)
     note = session.scalar(select(Notification).where(Notification.message_id == message_id))
     if note is None:  # no such ticket or party
         return None, []
@@ -158,7 +158,7 @@ def deliver_in_app(session: Session, message_id: str, payload: dict[str, Any], n
 
 
 def deliver_in_app_many(session: Session, messages: list[tuple[str, dict[str, Any]]],
-                        now: datetime) -> int:
+                        now: datetime, rules: Rules | None = None) -> int:
     """``deliver_in_app`` for many outbox rows at once, without the email addresses: one read of
     their tickets, one of the provider, one INSERT (a repeat delivery of a ``message_id``
     inserts nothing). Returns how many notifications are new."""
@@ -181,7 +181,7 @@ def deliver_in_app_many(session: Session, messages: list[tuple[str, dict[str, An
         if org_id is None:
             continue
         rows.append({"organisation_id": org_id, "ticket_id": ticket_id, "party": party,
-                     "event": str(payload.get("event"))[:60], "message": message_text(payload),
+                     "event": str(payload.get("event"))[:60], "message": message_text(payload, rules),
                      "message_id": message_id, "created_at": now})
     if not rows:
         return 0

@@ -455,5 +455,5 @@ def workflow(kind: str):
     found = runtime().rules.workflows.get(kind)
     if found is None:
         raise NotFound("No such workflow.")
-    return render_template("admin/workflow.html", wf=found, svg=Markup(render_svg(found)),
+    return render_template("admin/workflow.html", wf=found, svg=Markup(render_svg(found, _)),
                            workflows=runtime().rules.workflows, tab="workflows")

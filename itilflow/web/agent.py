@@ -25,7 +25,7 @@ from itilflow.web.common import (
     state_category,
     state_label,
 )
-from itilflow.web.i18n import _
+from itilflow.web.i18n import _, strftime
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 register_error_pages(bp)
@@ -92,7 +92,7 @@ def queue_rows(rules: Rules, rows: list[Ticket], now: datetime) -> list[QueueRow
             layer=t.layer.replace("_", " ") if t.layer else None, priority=t.priority,
             state_category=state[0], state_label=state[1],
             assignee=t.assignee.name if t.assignee else None,
-            due=due_at.astimezone(zone).strftime("%d %b %H:%M") if due_at else None,
+            due=strftime(due_at.astimezone(zone), "%d %b %H:%M") if due_at else None,
             due_state="" if due_at is None else "breached" if due_at < now
             else "risk" if due_at <= at_risk else "",
             paused=due_at is None and sla_paused(t, now)))
