@@ -656,6 +656,13 @@ def _system_fire(session: Session, rules: Rules, ticket: Ticket, trigger: str, n
     """Fire ``trigger`` on behalf of a pager (no user): the workflow decides if it applies in
     the state; the history records it. False (and a 'pager_event' history row) if it does not."""
     workflow = rules.workflow(ticket.kind)
+    if trigger == "acknowledge" and ticket.acknowledged_at is not None:
+        # someone has it already (in the UI, or an earlier pager call): the workflow's
+        # ``unacknowledged`` gate, which a person meets as a 409
+        append_event(session, ticket, kind="pager_event", actor=None, now=now,
+                     data={**extra, "action": trigger, "applied": False,
+                           "reason": "already acknowledged"})
+        return False
     try:
         to_state = workflow.next_state(ticket.state, trigger, {})
     except InvalidTransition:

@@ -275,6 +275,10 @@ def test_signed_inbound_acknowledge_stops_escalation_forged_and_replayed_refused
     assert ok.status_code == 200 and ok.get_json()["applied"] is True
     # the same call again is a replay
     assert client.post("/api/v1/pager/events", data=raw, headers=headers).status_code == 401
+    # another acknowledgement (a second person's pager): nothing more to do, said so
+    raw, headers = _signed(secrets["kort-provider-l1"], body, now, "again")
+    again = client.post("/api/v1/pager/events", data=raw, headers=headers)
+    assert again.status_code == 200 and again.get_json()["applied"] is False
     transitions = [(t, d.get("via")) for k, t, d in events(rt, number) if k == "transition"]
     assert transitions == [("acknowledge", "pager")]
     drain(relay, now + timedelta(hours=2))  # past the level 2 deadline too
