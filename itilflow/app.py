@@ -19,10 +19,23 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 
+class App(Flask):
+    """Flask, with the request boundary's rule for a request that raised."""
+
+    def handle_user_exception(self, e):
+        """A view (or before-request hook) that raised wrote nothing: its transaction is rolled
+        back here, before the error handler draws the answer and the after-request hooks (the
+        access log) read through the session. After a failed flush (say a service that turned
+        a StaleDataError into a 409) the session refuses every statement until it is rolled
+        back: those readers failed with PendingRollbackError, a 500 instead of the 409."""
+        _rollback_request()
+        return super().handle_user_exception(e)
+
+
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     settings = settings or Settings.load(**overrides)
-    app = Flask(__name__, template_folder="web/templates", static_folder="web/static",
-                instance_path=str(settings.instance_dir))
+    app = App(__name__, template_folder="web/templates", static_folder="web/static",
+              instance_path=str(settings.instance_dir))
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_content_length,
@@ -93,6 +106,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         return home_redirect()
 
     return app
+
+
+def _rollback_request() -> None:
+    from flask import g
+
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()
 
 
 def _register_request_boundary(app: Flask) -> None:

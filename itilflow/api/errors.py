@@ -7,6 +7,7 @@ JSON 500 as the last resort. Outside /api/v1 the web UI's own handling applies.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask, current_app, jsonify, request
@@ -114,21 +115,86 @@ def handle_unexpected(exc: Exception):
     return error_response(500, InternalServerError.description)
 
 
+#: no body of the API nests deeper than 3; what does is refused before any code walks it (the
+#: parser, the schemas and the NUL check recurse: 100,000 brackets were a RecursionError)
+MAX_DEPTH = 32
+#: the JSON escape of a UTF-16 surrogate: text only as the pair of an astral character
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def check_json_body():
-    """Bodies of API calls must be a JSON object: anything else is a 400 before any view runs."""
+    """Bodies of API calls must be a JSON object of text: anything else is a 400 before any view
+    runs. Cheap for the usual body: the walks run only when a scan of the bytes finds what they
+    look for (more brackets than MAX_DEPTH, a surrogate escape)."""
     if not is_api_request() or request.method not in BODY_METHODS:
         return None
     raw = request.get_data(cache=True)  # 413 above MAX_CONTENT_LENGTH
     if not raw:
         return None
-    data = request.get_json(force=True, silent=True, cache=True)
+    if _not_utf8(raw):
+        return _not_text("Invalid UTF-8.")
+    try:
+        data = request.get_json(force=True, silent=True, cache=True)
+    except RecursionError:
+        return _too_deep()
     if data is None:
         return error_response(400, "The request body is not valid JSON.",
                               {"_schema": ["Invalid JSON body."]})
     if not isinstance(data, dict):
         return error_response(400, "The request body must be a JSON object.",
                               {"_schema": ["Expected a JSON object."]})
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _deeper_than(data, MAX_DEPTH):
+        return _too_deep()
+    if SURROGATE_ESCAPE.search(raw) and any(SURROGATE.search(s) for s in _strings(data)):
+        return _not_text("Lone surrogates (\\ud800 to \\udfff) are not text.")
     return None
+
+
+def _not_text(reason: str):
+    return error_response(400, "The request body is not valid UTF-8 text.",
+                          {"_schema": [reason]})
+
+
+def _too_deep():
+    return error_response(400, "The request body is nested too deeply.",
+                          {"_schema": [f"At most {MAX_DEPTH} levels of arrays and objects."]})
+
+
+def _not_utf8(raw: bytes) -> bool:
+    """Bytes that are not UTF-8 (the JSON parser would let encoded surrogates through)."""
+    if raw.isascii():
+        return False
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        inner = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in inner if isinstance(child, dict | list))
+    return False
+
+
+def _strings(value: Any):
+    """Every string in a JSON value, keys included, without recursion."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 NUL = "\x00"
@@ -176,7 +242,9 @@ def reject_nul():
     if any(NUL in value for _name, value in request.headers.items()):
         return error_response(400, "NUL characters are not allowed in headers.",
                               {"_headers": [NUL_REASON]})
-    if request.method in BODY_METHODS and request.get_data(cache=True):
+    # in JSON text a NUL can only be this escape (a raw one is not valid JSON): the usual body
+    # is not walked
+    if request.method in BODY_METHODS and b"\\u0000" in request.get_data(cache=True):
         data = request.get_json(force=True, silent=True, cache=True)
         if data is not None:
             fields += _nul_paths(data)

@@ -1,13 +1,15 @@
 """Who may see a ticket and who may fire which trigger: deny by default.
 
 The API's ``available_transitions``, the UI's buttons and the services all ask these functions;
-nothing else decides.
+nothing else decides. A trigger the actor may not fire is a 403 with a sentence that says who
+may and why; one whose gate is shut now (an answer still awaited, an approval or an
+acknowledgement already given) is a 409. Neither is offered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from itilflow.domain.errors import InvalidTransition, NotFound, NotPermitted
@@ -54,6 +56,60 @@ class TicketFacts:
     affected_layers: tuple[Layer, ...] = ()
     #: the parties whose approval is recorded
     approved_by: frozenset[Party] = frozenset()
+    #: (stage, party) pairs asked and not answered yet
+    open_consultations: frozenset[tuple[str, Party]] = frozenset()
+    #: someone has acknowledged the ticket (the on-call person has it)
+    acknowledged: bool = False
+
+
+#: The letters a supplier holds for the customer it works for. It does the customer's work (R)
+#: on the systems it is attached to, but consent (C) and approval (A) stay with the customer
+#: organisation itself: the seed names the customer (Kunde) as the consulted and accountable
+#: party, and docs/changes.md says the answer is one "only that party may give". A supplier's
+#: "yes" would otherwise open SIT's gate on the customer's servers without the customer asked.
+SUPPLIER_LETTERS = frozenset({"R", "I"})
+
+#: The parties as the messages name them (the Danish catalogue translates these words).
+PARTY_WORDS = {Party.CUSTOMER: "the customer", Party.PROVIDER: "the provider (SIT)"}
+
+# Refusals, as sentences for users. The format is stable and each value stands alone in it, so
+# the Danish catalogue can match a message and translate its values (web/i18n.py DA_PATTERNS):
+# ``party`` is PARTY_WORDS (several joined by " or "), ``action`` a transition's label,
+# ``layer`` a layer in words ("operating system"), ``role`` a role in words ("sit manager").
+NEEDS_R = ('Only agents and managers of %(party)s may use "%(action)s" on this ticket: it is '
+           'responsible for the %(layer)s layer.')
+NEEDS_R_TRIAGE = ('Only agents and managers of %(party)s may use "%(action)s" on this ticket: '
+                  'it triages tickets whose layer is not yet known.')
+NEEDS_A = ('Only managers of %(party)s may use "%(action)s" on this ticket: it is accountable '
+           'for the %(layer)s layer.')
+NEEDS_A_TRIAGE = ('Only managers of %(party)s may use "%(action)s" on this ticket: it is '
+                  'accountable while the layer is not yet known.')
+NEEDS_A_LAYERS = ('Only managers of %(party)s may use "%(action)s" on this ticket: they are '
+                  'accountable for its affected layers.')
+NEEDS_C = ('Only agents and managers of %(party)s may use "%(action)s" on this ticket: it is '
+           'consulted on the %(layer)s layer.')
+NOBODY_CONSULTED = ('Nobody may use "%(action)s" on this ticket: no party is consulted on the '
+                    '%(layer)s layer.')
+NOT_FOR_SUPPLIER = ('A supplier works for the customer but may not use "%(action)s" on this '
+                    'ticket: only the customer itself gives its consent or approval.')
+NEEDS_REPORTER = ('Only the person who reported this ticket, or a reporter of its '
+                  'organisation, may use "%(action)s" on it.')
+NEEDS_ROLE = 'Only a user with the role %(role)s may use "%(action)s" on this ticket.'
+NOT_FOR_ADMIN = "Admins configure itilflow; they do not work tickets."
+# Shut gates (409).
+ALREADY_APPROVED = "This change already has the approval of %(party)s."
+ALREADY_ACKNOWLEDGED = "This ticket is already acknowledged."
+NO_OPEN_CONSULTATION = "No consultation of %(party)s is open on this ticket."
+NOBODY_TO_CONSULT = "Nobody is consulted on %(stage)s for the %(layer)s layer."
+WAITS_FOR_CONSULTATION = "%(trigger)r waits for the consultation of: %(parties)s."
+
+
+def party_words(parties: Iterable[Party]) -> str:
+    return " or ".join(PARTY_WORDS[p] for p in parties)
+
+
+def layer_words(layer: Layer | None) -> str:
+    return layer.value.replace("_", " ") if layer else "unclassified"
 
 
 def can_see(actor: Actor, ticket: TicketFacts) -> bool:
@@ -90,15 +146,16 @@ def _acts_for(actor: Actor, ticket: TicketFacts, party: Party) -> bool:
 
 def holds(actor: Actor, ticket: TicketFacts, cell: Cell, letter: str) -> bool:
     """Whether the actor may act as ``letter`` of the cell: its party holds the letter and its
-    role fits (R and C: agents and managers; A: managers; I: anyone of the party). R is the one
-    party whose queue works the ticket (see ``Cell.responsible``: footnotes 6 and 7)."""
+    role fits (R and C: agents and managers; A: managers; I: anyone of the party; a supplier
+    only R and I, see ``SUPPLIER_LETTERS``). R is the one party whose queue works the ticket
+    (see ``Cell.responsible``: footnotes 6 and 7)."""
     role_ok = {
         "R": actor.role in WORKER_ROLES,
         "C": actor.role in WORKER_ROLES,
         "A": actor.role in MANAGER_ROLES,
         "I": actor.role is not Role.ADMIN,
     }[letter]
-    if not role_ok:
+    if not role_ok or (actor.role is Role.SUPPLIER_AGENT and letter not in SUPPLIER_LETTERS):
         return False
     if letter == "R":
         parties: tuple[Party, ...] = (cell.responsible(on_request=ticket.on_request),)
@@ -107,35 +164,30 @@ def holds(actor: Actor, ticket: TicketFacts, cell: Cell, letter: str) -> bool:
     return any(_acts_for(actor, ticket, party) for party in parties)
 
 
+def _affected_cells(matrix: RaciMatrix, ticket: TicketFacts, activity: str) -> list[Cell]:
+    layers = ticket.affected_layers or ((ticket.layer,) if ticket.layer else ())
+    return [matrix.cell(activity, layer) for layer in layers]
+
+
 def approvals_pending(matrix: RaciMatrix, ticket: TicketFacts, activity: str | None = None
                       ) -> tuple[Party, ...]:
     """The accountable parties of the affected layers whose approval is not yet recorded."""
-    activity = activity or ticket.activity
-    layers = ticket.affected_layers or ((ticket.layer,) if ticket.layer else ())
-    parties = dict.fromkeys(matrix.cell(activity, layer).accountable for layer in layers)
+    cells = _affected_cells(matrix, ticket, activity or ticket.activity)
+    parties = dict.fromkeys(cell.accountable for cell in cells)
     return tuple(p for p in parties if p not in ticket.approved_by)
-
-
-def _may_approve(matrix: RaciMatrix, ticket: TicketFacts, actor: Actor,
-                 spec: TransitionSpec) -> bool:
-    """``gate: approvals``: a manager of the A of any affected layer that has not yet approved."""
-    if "A" not in spec.allowed:
-        return False
-    activity = spec.activity or ticket.activity
-    layers = ticket.affected_layers or ((ticket.layer,) if ticket.layer else ())
-    for layer in layers:
-        cell = matrix.cell(activity, layer)
-        if cell.accountable not in ticket.approved_by and holds(actor, ticket, cell, "A"):
-            return True
-    return False
 
 
 def may_fire(matrix: RaciMatrix, workflow: Workflow, ticket: TicketFacts, actor: Actor,
              spec: TransitionSpec) -> bool:
+    """Whether the actor's letter, role or being the reporter allows the trigger at all (its
+    gate aside: see ``gate_refusal``). ``gate: approvals`` asks for the A of any affected
+    layer."""
     if not can_see(actor, ticket):
         return False
     if spec.gate == "approvals":
-        return _may_approve(matrix, ticket, actor, spec)
+        return "A" in spec.allowed and any(
+            holds(actor, ticket, cell, "A")
+            for cell in _affected_cells(matrix, ticket, spec.activity or ticket.activity))
     cell = cell_for(matrix, workflow, ticket, spec)
     for who in spec.allowed:
         if who == "reporter":
@@ -164,16 +216,113 @@ def waiting_on(matrix: RaciMatrix, workflow: Workflow, ticket: TicketFacts,
                  if p is not doer and (activity, p) not in ticket.consulted)
 
 
+def answerable_stages(matrix: RaciMatrix, ticket: TicketFacts, actor: Actor) -> tuple[str, ...]:
+    """The stages on which a consultation of the actor's own party is open and the actor may
+    give its answer (its C of that stage's row)."""
+    return tuple(sorted({
+        stage for stage, party in ticket.open_consultations
+        if party is actor.party and holds(actor, ticket, matrix.cell(stage, ticket.layer), "C")
+    }))
+
+
+def consultable_stages(matrix: RaciMatrix, ticket: TicketFacts, spec: TransitionSpec
+                       ) -> tuple[str, ...]:
+    """The stages ``consult`` may ask about: those whose row has a C party besides the doer
+    (the ticket's own activity where the trigger has no ``stage`` field)."""
+    field = spec.field("stage")
+    stages = field.choices if field is not None else (ticket.activity,)
+    found = []
+    for stage in stages:
+        cell = matrix.cell(stage, ticket.layer)
+        doer = cell.responsible(on_request=ticket.on_request)
+        if any(p is not doer for p in cell.consulted):
+            found.append(stage)
+    return tuple(found)
+
+
+def offered_spec(matrix: RaciMatrix, ticket: TicketFacts, actor: Actor, spec: TransitionSpec
+                 ) -> TransitionSpec:
+    """``spec`` as the actor's form offers it: the ``stage`` choices narrowed to the ones that
+    apply now (the open consultations it may answer; the stages with someone to ask)."""
+    field = spec.field("stage")
+    if field is None or spec.gate not in ("open_consultation", "consultable"):
+        return spec
+    now = answerable_stages(matrix, ticket, actor) if spec.gate == "open_consultation" \
+        else consultable_stages(matrix, ticket, spec)
+    narrowed = replace(field, choices=tuple(c for c in field.choices if c in now))
+    return replace(spec, fields=tuple(narrowed if f is field else f for f in spec.fields))
+
+
+def gate_refusal(matrix: RaciMatrix, workflow: Workflow, ticket: TicketFacts, actor: Actor,
+                 spec: TransitionSpec) -> str | None:
+    """Why the trigger's gate is shut now for this actor (a 409), or None when it is open."""
+    if spec.gate == "consulted":
+        pending = waiting_on(matrix, workflow, ticket, spec)
+        if pending:
+            return WAITS_FOR_CONSULTATION % {"trigger": spec.trigger,
+                                             "parties": ", ".join(p.value for p in pending)}
+    elif spec.gate == "approvals":
+        cells = _affected_cells(matrix, ticket, spec.activity or ticket.activity)
+        if not any(cell.accountable not in ticket.approved_by and holds(actor, ticket, cell, "A")
+                   for cell in cells):
+            return ALREADY_APPROVED % {"party": PARTY_WORDS.get(actor.party, "you")}
+    elif spec.gate == "open_consultation":
+        if not answerable_stages(matrix, ticket, actor):
+            return NO_OPEN_CONSULTATION % {"party": PARTY_WORDS.get(actor.party, "you")}
+    elif spec.gate == "consultable":
+        if not consultable_stages(matrix, ticket, spec):
+            stage = ticket.activity if spec.field("stage") is None else "any stage"
+            return NOBODY_TO_CONSULT % {"stage": stage, "layer": layer_words(ticket.layer)}
+    elif spec.gate == "unacknowledged" and ticket.acknowledged:
+        return ALREADY_ACKNOWLEDGED
+    return None
+
+
+def refusal(matrix: RaciMatrix, workflow: Workflow, ticket: TicketFacts, actor: Actor,
+            spec: TransitionSpec) -> str:
+    """Who may fire the trigger and why, as a sentence for the actor it refuses: the first
+    entry of ``allowed`` explains it (a supplier asked for the customer's C or A is told so)."""
+    values = {"action": spec.label, "layer": layer_words(ticket.layer)}
+    if actor.role is Role.ADMIN:
+        return NOT_FOR_ADMIN
+    if spec.gate == "approvals":
+        activity = spec.activity or ticket.activity
+        parties = tuple(dict.fromkeys(
+            c.accountable for c in _affected_cells(matrix, ticket, activity)))
+        letters: dict[str, tuple[Party, ...]] = {"A": parties}
+    else:
+        cell = cell_for(matrix, workflow, ticket, spec)
+        letters = {who: (cell.responsible(on_request=ticket.on_request),) if who == "R"
+                   else cell.parties_with(who) for who in spec.allowed if who in ("R", "A", "C")}
+    if actor.role is Role.SUPPLIER_AGENT and any(
+            Party.CUSTOMER in letters.get(letter, ()) for letter in ("A", "C")):
+        return NOT_FOR_SUPPLIER % values
+    first = "A" if spec.gate == "approvals" else spec.allowed[0]
+    if first == "reporter":
+        return NEEDS_REPORTER % values
+    if first.startswith("role:"):
+        return NEEDS_ROLE % {**values, "role": first[5:].replace("_", " ")}
+    parties = letters.get(first, ())
+    if not parties:  # every cell has an R and an A (the matrix is validated): a C
+        return NOBODY_CONSULTED % values
+    values["party"] = party_words(parties)
+    if first == "A" and len(parties) > 1:
+        return NEEDS_A_LAYERS % values
+    if ticket.layer is None:
+        return {"R": NEEDS_R_TRIAGE, "A": NEEDS_A_TRIAGE}.get(first, NEEDS_C) % values
+    return {"R": NEEDS_R, "A": NEEDS_A, "C": NEEDS_C}.get(first, NEEDS_C) % values
+
+
 def available_triggers(matrix: RaciMatrix, workflow: Workflow, ticket: TicketFacts,
                        actor: Actor) -> list[str]:
-    """The triggers this actor may fire now: valid in the state, permitted, gate satisfied."""
+    """The triggers this actor may fire now: valid in the state, permitted, gate open."""
     found = []
     for spec in workflow.transitions_from(ticket.state, ticket.fields):
         if spec.trigger in found:
             continue
-        if may_fire(matrix, workflow, ticket, actor, spec) and not waiting_on(
-            matrix, workflow, ticket, spec
-        ):
+        if may_fire(matrix, workflow, ticket, actor, spec) and gate_refusal(
+            matrix, workflow, ticket, actor, spec
+        ) is None:
             found.append(spec.trigger)
     return found
 
@@ -184,14 +333,8 @@ def authorise_fire(matrix: RaciMatrix, workflow: Workflow, ticket: TicketFacts, 
     ensure_visible(actor, ticket)
     spec = workflow.spec_for(ticket.state, trigger, ticket.fields)
     if not may_fire(matrix, workflow, ticket, actor, spec):
-        cell = cell_for(matrix, workflow, ticket, spec)
-        raise NotPermitted(
-            f"{actor.role.value} may not {trigger} this {ticket.kind}: it needs "
-            f"{' or '.join(spec.allowed)} (matrix: {cell.as_codes()})."
-        )
-    pending = waiting_on(matrix, workflow, ticket, spec)
-    if pending:
-        raise InvalidTransition(
-            f"{trigger!r} waits for the consultation of: {', '.join(p.value for p in pending)}."
-        )
+        raise NotPermitted(refusal(matrix, workflow, ticket, actor, spec))
+    shut = gate_refusal(matrix, workflow, ticket, actor, spec)
+    if shut:
+        raise InvalidTransition(shut)
     return spec

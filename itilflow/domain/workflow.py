@@ -25,12 +25,22 @@ ROLES = frozenset(
     {"reporter", "customer_agent", "supplier_agent", "sit_agent", "customer_manager",
      "sit_manager", "admin"}
 )
-GATES = frozenset({"consulted", "approvals"})
+#: ``consulted``: the C parties of the step's row have answered; ``approvals``: an accountable
+#: party that has not approved yet; ``open_consultation``: a consultation of the actor's party is
+#: open (answering one); ``consultable``: the row has a C party besides the doer (asking one);
+#: ``unacknowledged``: nobody has acknowledged the ticket yet (a second acknowledgement would
+#: change nothing). A closed gate is a 409, never a 403: the trigger is the actor's, not now.
+GATES = frozenset({"consulted", "approvals", "open_consultation", "consultable", "unacknowledged"})
+#: whom a ``notify`` point tells: the I parties (footnote 5: only on deviations), the R or A
+#: party of the cell, or the reporter's party (an answer is needed from them)
+NOTIFY_TARGETS = frozenset({"I", "R", "A", "reporter"})
+#: whom a waiting state waits for: a comment from them is news for the party working it
+WAITS_FOR = frozenset({"reporter"})
 _TRANSITION_KEYS = frozenset(
     {"trigger", "label", "source", "dest", "allowed", "fields", "gate", "activity", "notify",
      "when", "description"}
 )
-_STATE_KEYS = frozenset({"label", "final", "sla", "description", "category"})
+_STATE_KEYS = frozenset({"label", "final", "sla", "description", "category", "waits_for"})
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,7 @@ class StateSpec:
     final: bool = False
     sla_paused: bool = False
     category: str = "open"  # open | waiting | resolved | done
+    waits_for: str | None = None  # "reporter": the ticket waits for the reporter's answer
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,7 @@ class TransitionSpec:
     fields: tuple[FieldSpec, ...] = ()
     gate: str | None = None
     activity: str | None = None  # the matrix row this step answers to; default the ticket's
-    notify: bool = False  # tell the I parties
+    notify: tuple[str, ...] = ()  # whom to tell (NOTIFY_TARGETS); ``notify: true`` is ("I",)
     when: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def field(self, name: str) -> FieldSpec | None:
@@ -218,10 +229,15 @@ class _Loader:
             if sla not in (None, "paused", "running"):
                 raise self.fail(f"state {name!r}: sla must be 'paused' or 'running'", f"{name}:")
             final = bool(attrs.get("final", False))
+            waits_for = attrs.get("waits_for")
+            if waits_for is not None and waits_for not in WAITS_FOR:
+                raise self.fail(f"state {name!r}: waits_for must be one of: "
+                                f"{', '.join(sorted(WAITS_FOR))}", f"{name}:")
             states[str(name)] = StateSpec(
                 name=str(name), label=str(attrs.get("label", name)), final=final,
                 sla_paused=sla == "paused",
                 category=str(attrs.get("category", "done" if final else "open")),
+                waits_for=waits_for,
             )
         return states
 
@@ -265,8 +281,19 @@ class _Loader:
             sources=tuple(str(s) for s in sources), dest=dest,
             allowed=tuple(str(a) for a in allowed), fields=fields, gate=gate,
             activity=str(raw["activity"]) if "activity" in raw else None,
-            notify=bool(raw.get("notify", False)), when=when,
+            notify=self.notify(trigger, raw.get("notify", False), near), when=when,
         )
+
+    def notify(self, trigger: str, raw: Any, near: str) -> tuple[str, ...]:
+        """``true`` tells the I parties; a list names whom to tell (NOTIFY_TARGETS)."""
+        if isinstance(raw, bool):
+            return ("I",) if raw else ()
+        targets = raw if isinstance(raw, list) else [raw]
+        for target in targets:
+            if target not in NOTIFY_TARGETS:
+                raise self.fail(f"transition {trigger!r}: notify {target!r} is not one of "
+                                f"{', '.join(sorted(NOTIFY_TARGETS))} (or true)", near)
+        return tuple(dict.fromkeys(str(t) for t in targets))
 
     def check_allowed(self, trigger: str, who: str, activity: str, near: str) -> None:
         if who == "reporter":

@@ -286,7 +286,7 @@ def layers_raised_by(rules: Rules, actor_ctx: Actor, activity: str = "change_man
 
 
 def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor, data: dict,
-                  *, now: datetime) -> Ticket:
+                  *, now: datetime, idempotency_key: str | None = None) -> Ticket:
     """Raise a change: ``{system, environment, layer, change_type, title, description,
     planned_start, planned_end, template?, affected_layers?}``.
 
@@ -294,8 +294,13 @@ def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
     layer from the template. Only the R of the change's row on its layer may raise it. A
     normal or emergency change records the A of each affected layer as its approvers. An
     overlapping change on the system, or a freeze period, is a warning kept on the ticket
-    (``details["warnings"]``), not a refusal."""
+    (``details["warnings"]``), not a refusal. The same ``idempotency_key`` gives back the change
+    it raised the first time."""
     tickets._require_staff(actor_ctx)
+    key = tickets._one_time_key(idempotency_key)
+    earlier = tickets._submitted_before(session, actor_ctx, actor, "change", key)
+    if earlier is not None:
+        return earlier
     if not isinstance(data, dict):
         raise ValidationError("Expected an object.")
     errors: dict[str, list[str]] = {}
@@ -362,6 +367,7 @@ def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
         "approvers": approvers, "approvals": [],
         "template": template.key if template else None,
         "warnings": warnings,
+        **({"idempotency_key": key} if key else {}),
     }
     urgency = 1 if change_type == "emergency" else 3
     ticket = tickets._new_ticket(

@@ -68,7 +68,9 @@ def _pair(session: Session, rules: Rules, actor_ctx: Actor, problem_ref: Any,
           incident_ref: Any) -> tuple[Ticket, Ticket]:
     problem = tickets.get_ticket(session, rules, actor_ctx, problem_ref, for_update=True)
     _kind(problem, "problem", "problem")
-    incident = tickets.get_ticket(session, rules, actor_ctx, incident_ref)
+    # locked too: the link bumps the incident's version (always after the problem's lock, so
+    # two links cannot wait for each other)
+    incident = tickets.get_ticket(session, rules, actor_ctx, incident_ref, for_update=True)
     _kind(incident, "incident", "incident")
     if incident.customer_id != problem.customer_id:
         raise ValidationError("The incident belongs to another customer.",

@@ -69,18 +69,23 @@ def attach_related(session: Session, rows: list[Ticket], *, reporter: bool = Tru
                                 if ticket.reporter_id is not None else None)
 
 
-def _consulted_of(session: Session, rows: list[Ticket]) -> dict[int, frozenset[tuple[str, Party]]]:
-    """``tickets.consulted_pairs`` of every change and request of the page, in one query."""
-    ids = [t.id for t in rows if t.kind in ("change", "request")]
-    pairs: dict[int, set[tuple[str, Party]]] = {i: set() for i in ids}
+Pairs = frozenset[tuple[str, Party]]
+
+
+def _consultations_of(session: Session, rows: list[Ticket], kinds: tuple[str, ...]
+                      ) -> dict[int, tuple[Pairs, Pairs]]:
+    """``tickets.consultation_pairs`` (answered, open) of every ticket of the page whose kind
+    consults, in one query."""
+    ids = [t.id for t in rows if t.kind in kinds]
+    pairs: dict[int, tuple[set, set]] = {i: (set(), set()) for i in ids}
     if ids:
-        for ticket_id, activity, party in session.execute(
-            select(Consultation.ticket_id, Consultation.activity, Consultation.party)
-            .where(id_in(session, Consultation.ticket_id, ids),
+        for ticket_id, activity, party, done in session.execute(
+            select(Consultation.ticket_id, Consultation.activity, Consultation.party,
                    Consultation.answered_at.is_not(None))
+            .where(id_in(session, Consultation.ticket_id, ids))
         ):
-            pairs[ticket_id].add((activity, Party(party)))
-    return {i: frozenset(p) for i, p in pairs.items()}
+            pairs[ticket_id][0 if done else 1].add((activity, Party(party)))
+    return {i: (frozenset(a), frozenset(o)) for i, (a, o) in pairs.items()}
 
 
 def available_transitions_many(session: Session, rules: Rules, actor: Actor,
@@ -88,18 +93,21 @@ def available_transitions_many(session: Session, rules: Rules, actor: Actor,
     """``tickets.available_transitions`` of each ticket of the page: the consultations of
     the page in one query (not one per change or request), and the rules asked once per
     distinct set of facts (rows that share kind, state, layer, system, reporter and the rest)."""
-    from itilflow.services.tickets import facts as facts_of  # tickets imports this module
+    # tickets imports this module
+    from itilflow.services.tickets import CONSULTING_KINDS
+    from itilflow.services.tickets import facts as facts_of
 
-    consulted = _consulted_of(session, rows)
+    consultations = _consultations_of(session, rows, CONSULTING_KINDS)
+    none = (frozenset(), frozenset())
     answers: dict[tuple, list[str]] = {}
     found: dict[int, list[str]] = {}
     for ticket in rows:
-        facts = facts_of(ticket, consulted.get(ticket.id, frozenset()))
+        facts = facts_of(ticket, *consultations.get(ticket.id, none))
         key: tuple | None = (
             facts.kind, facts.state, facts.activity, facts.layer, facts.customer_id,
             facts.system_id, facts.reporter_id, facts.on_request,
             tuple(sorted(facts.fields.items())), facts.consulted, facts.affected_layers,
-            facts.approved_by)
+            facts.approved_by, facts.open_consultations, facts.acknowledged)
         try:
             triggers = answers.get(key)
         except TypeError:  # a field value that is not hashable: ask for this row alone

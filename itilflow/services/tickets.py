@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -28,7 +27,7 @@ from itilflow.domain.parties import WORKER_ROLES, Layer, Party, Role, party_of_r
 from itilflow.domain.priority import PRIORITIES, priority_of
 from itilflow.domain.workflow import FieldSpec, TransitionSpec, Workflow
 from itilflow.models import Consultation, System, Ticket, TicketEvent, User
-from itilflow.services import directory, known, ticket_pages
+from itilflow.services import directory, known, locks, ticket_pages
 from itilflow.services.fields import clean_text
 from itilflow.services.history import append_event
 from itilflow.services.outbox import enqueue
@@ -67,7 +66,10 @@ def _layer(value: Any, *, required: bool) -> Layer | None:
             "Must be one of: " + ", ".join(layer.value for layer in Layer) + "."]}) from None
 
 
-def facts(ticket: Ticket, consulted: frozenset[tuple[str, Party]] = frozenset()) -> TicketFacts:
+def facts(ticket: Ticket, consulted: frozenset[tuple[str, Party]] = frozenset(),
+          asked: frozenset[tuple[str, Party]] = frozenset()) -> TicketFacts:
+    """What the rules need of a ticket; ``consulted``/``asked``: its (stage, party)
+    consultations answered / still open (``consultation_pairs``)."""
     details = ticket.details or {}
     approved = frozenset(Party(a["party"]) for a in details.get("approvals", ()))
     # `approval: last` when at most one accountable party has still to approve (changes)
@@ -80,22 +82,32 @@ def facts(ticket: Ticket, consulted: frozenset[tuple[str, Party]] = frozenset())
                 "approval": "last" if len(pending) <= 1 else "more"},
         consulted=consulted,
         affected_layers=tuple(Layer(v) for v in details.get("affected_layers", ())),
-        approved_by=approved,
+        approved_by=approved, open_consultations=asked,
+        acknowledged=ticket.acknowledged_at is not None,
     )
 
 
-def consulted_pairs(session: Session, ticket: Ticket) -> frozenset[tuple[str, Party]]:
-    if ticket.kind not in ("change", "request"):
-        return frozenset()
-    rows = session.execute(
-        select(Consultation.activity, Consultation.party)
-        .where(Consultation.ticket_id == ticket.id, Consultation.answered_at.is_not(None))
-    )
-    return frozenset((a, Party(p)) for a, p in rows)
+#: the kinds whose workflows consult (the others spare the query)
+CONSULTING_KINDS = ("change", "request")
+
+
+def consultation_pairs(session: Session, ticket: Ticket
+                       ) -> tuple[frozenset[tuple[str, Party]], frozenset[tuple[str, Party]]]:
+    """The ticket's (stage, party) consultations: (answered, still open), in one query."""
+    if ticket.kind not in CONSULTING_KINDS:
+        return frozenset(), frozenset()
+    answered: set[tuple[str, Party]] = set()
+    asked: set[tuple[str, Party]] = set()
+    for activity, party, done in session.execute(
+        select(Consultation.activity, Consultation.party, Consultation.answered_at.is_not(None))
+        .where(Consultation.ticket_id == ticket.id)
+    ):
+        (answered if done else asked).add((activity, Party(party)))
+    return frozenset(answered), frozenset(asked)
 
 
 def ticket_facts(session: Session, ticket: Ticket) -> TicketFacts:
-    return facts(ticket, consulted_pairs(session, ticket))
+    return facts(ticket, *consultation_pairs(session, ticket))
 
 
 def _route(rules: Rules, ticket: Ticket) -> None:
@@ -105,14 +117,33 @@ def _route(rules: Rules, ticket: Ticket) -> None:
     ticket.accountable_party = cell.accountable.value
 
 
+def _reporter_party(ticket: Ticket) -> Party:
+    """The side the reporter is on (the customer, or SIT for its own staff's tickets)."""
+    reporter = ticket.reporter
+    return (party_of_role(Role(reporter.role)) if reporter is not None else None) \
+        or Party.CUSTOMER
+
+
 def _notify_informed(session: Session, rules: Rules, ticket: Ticket, *, event: str, now: datetime,
-                     deviation: bool, actor: User | None, data: dict[str, Any] | None = None
-                     ) -> None:
-    """Tell the I parties, or only on deviations where footnote 5 says so."""
+                     deviation: bool, actor: User | None, data: dict[str, Any] | None = None,
+                     targets: tuple[str, ...] = ("I",), also: tuple[Party, ...] = ()) -> None:
+    """Tell the parties a notify point names (``targets``, see ``workflow.NOTIFY_TARGETS``):
+    the I parties (only on deviations where footnote 5 says so), the R or A party, the
+    reporter's side; and ``also`` these (a hand-over: the party that now has the ticket). One
+    row per party, however many reasons it has."""
     cell = rules.matrix.cell(ticket.activity, ticket.layer)
-    for party in cell.informed:
-        if cell.role(party).only_on_deviations and not deviation:
-            continue
+    parties: list[Party] = []
+    for target in targets:
+        if target == "I":
+            parties += [p for p in cell.informed
+                        if deviation or not cell.role(p).only_on_deviations]
+        elif target == "R":
+            parties.append(cell.responsible(on_request=ticket.on_request))
+        elif target == "A":
+            parties.append(cell.accountable)
+        elif target == "reporter":
+            parties.append(_reporter_party(ticket))
+    for party in dict.fromkeys([*parties, *also]):
         enqueue(session, "notify", {
             "ticket_id": ticket.id, "party": party.value, "event": event,
             "number": number_of(rules, ticket), "title": ticket.title, "state": ticket.state,
@@ -188,13 +219,14 @@ def submit_incident(session: Session, rules: Rules, actor: User, actor_ctx: Acto
     ``idempotency_key`` from the same person gives back the ticket it made the first time."""
     if actor_ctx.role is Role.ADMIN:
         raise NotPermitted("Admins configure itilflow; they do not raise incidents.")
-    if idempotency_key:
+    key = _one_time_key(idempotency_key)
+    if key:
         # keyed on the person the ticket is for (the caller, when an agent logs it for one)
         caller = data.get("reporter")
         who = actor if caller in (None, "") or actor_ctx.role not in WORKER_ROLES else \
             _user_or_none(session, caller)
-        earlier = _submitted_before(session, who, str(idempotency_key)[:100]) if who else None
-        if earlier is not None and access.can_see(actor_ctx, facts(earlier)):
+        earlier = _submitted_before(session, actor_ctx, who, "incident", key)
+        if earlier is not None:
             return earlier
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
@@ -225,7 +257,7 @@ def submit_incident(session: Session, rules: Rules, actor: User, actor_ctx: Acto
     if errors:
         raise ValidationError("The incident has invalid fields.", errors)
     system, environment = values["system"]
-    details = {"idempotency_key": str(idempotency_key)[:100]} if idempotency_key else None
+    details = {"idempotency_key": key} if key else None
     return _new_ticket(session, rules, kind="incident", actor=actor, actor_ctx=actor_ctx,
                        system=system, environment=environment, layer=values["layer"],
                        title=values["title"], description=values["description"],
@@ -256,17 +288,25 @@ def _caller(session: Session, actor_ctx: Actor, email: Any, system: System) -> U
     return user
 
 
-def _submitted_before(session: Session, actor: User, key: str) -> Ticket | None:
-    """The reporter's ticket made with this key; on PostgreSQL concurrent twins wait for each
-    other (a transaction-scoped advisory lock), so a double submit makes one ticket."""
-    if session.bind.dialect.name == "postgresql":
-        digest = int.from_bytes(hashlib.sha256(f"{actor.id}:{key}".encode()).digest()[:8], "big",
-                                signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": digest})
-    return session.scalar(
-        select(Ticket).where(Ticket.reporter_id == actor.id, Ticket.kind == "incident",
+def _one_time_key(value: Any) -> str | None:
+    """A form's one-time key (``form_key``) as kept in the ticket's details."""
+    return str(value)[:100] if value else None
+
+
+def _submitted_before(session: Session, actor_ctx: Actor, reporter: User | None, kind: str,
+                      key: str | None) -> Ticket | None:
+    """The ticket of ``kind`` made for ``reporter`` with this one-time key, if the actor may
+    see it. Concurrent twins wait here for each other until the first one commits
+    (``locks.key_lock``: an advisory lock on PostgreSQL, the write lock on SQLite), so a double
+    submit makes one ticket and the second answer is that ticket."""
+    if not key or reporter is None:
+        return None
+    locks.key_lock(session, f"{reporter.id}:{key}")
+    earlier = session.scalar(
+        select(Ticket).where(Ticket.reporter_id == reporter.id, Ticket.kind == kind,
                              Ticket.details["idempotency_key"].as_string() == key)
         .order_by(Ticket.id.desc()).limit(1))
+    return earlier if earlier is not None and access.can_see(actor_ctx, facts(earlier)) else None
 
 
 def _require_staff(actor_ctx: Actor) -> None:
@@ -275,8 +315,14 @@ def _require_staff(actor_ctx: Actor) -> None:
 
 
 def submit_problem(session: Session, rules: Rules, actor: User, actor_ctx: Actor, data: dict,
-                   *, now: datetime) -> Ticket:
+                   *, now: datetime, idempotency_key: str | None = None) -> Ticket:
+    """Open a problem linking incidents; the same ``idempotency_key`` gives back the problem it
+    opened the first time."""
     _require_staff(actor_ctx)
+    key = _one_time_key(idempotency_key)
+    earlier = _submitted_before(session, actor_ctx, actor, "problem", key)
+    if earlier is not None:
+        return earlier
     errors: dict[str, list[str]] = {}
     try:
         system = directory.system_for(session, actor_ctx, data.get("system"))
@@ -316,7 +362,8 @@ def submit_problem(session: Session, rules: Rules, actor: User, actor_ctx: Actor
     environment = "production" if "production" in system.environments else system.environments[0]
     ticket = _new_ticket(session, rules, kind="problem", actor=actor, actor_ctx=actor_ctx,
                          system=system, environment=environment, layer=layer, title=title,
-                         description=description, impact=2, urgency=3, now=now)
+                         description=description, impact=2, urgency=3, now=now,
+                         details={"idempotency_key": key} if key else None)
     ticket.incidents = incidents
     known.forget(session, ticket.id, *(i.id for i in incidents))
     for incident in incidents:
@@ -342,11 +389,12 @@ def _when(value: Any, name: str) -> datetime:
 
 
 def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor, data: dict,
-                  *, now: datetime) -> Ticket:
+                  *, now: datetime, idempotency_key: str | None = None) -> Ticket:
     # Templates, affected layers, planned windows and warnings live in services.changes.
     from itilflow.services import changes
 
-    return changes.submit_change(session, rules, actor, actor_ctx, data, now=now)
+    return changes.submit_change(session, rules, actor, actor_ctx, data, now=now,
+                                 idempotency_key=idempotency_key)
 
 
 # --- read ---------------------------------------------------------------------------------
@@ -367,8 +415,13 @@ def get_ticket(session: Session, rules: Rules, actor_ctx: Actor, ref: Any, *,
     ticket = None
     if ticket_id is not None and 0 < ticket_id <= MAX_ID:
         query = select(Ticket).where(Ticket.id == ticket_id)
-        if for_update and session.bind.dialect.name == "postgresql":
-            query = query.with_for_update(of=Ticket)
+        if for_update:
+            # the row as it is once locked, not as an earlier read of this request left it
+            query = query.execution_options(populate_existing=True)
+            if session.bind.dialect.name == "postgresql":
+                query = query.with_for_update(of=Ticket)
+            else:
+                locks.sqlite_write_lock(session)
         ticket = session.scalar(query)
     if ticket is None or not access.can_see(actor_ctx, facts(ticket)):
         raise NotFound("No such ticket.")
@@ -384,6 +437,17 @@ def available_transitions(session: Session, rules: Rules, actor_ctx: Actor, tick
                           ) -> list[str]:
     return access.available_triggers(rules.matrix, rules.workflow(ticket.kind),
                                      ticket_facts(session, ticket), actor_ctx)
+
+
+def available_specs(session: Session, rules: Rules, actor_ctx: Actor, ticket: Ticket
+                    ) -> list[TransitionSpec]:
+    """The transitions of ``available_transitions`` as the actor's forms offer them: a stage
+    list holds only the stages that apply now (e.g. the consultations open to its answer)."""
+    workflow = rules.workflow(ticket.kind)
+    fx = ticket_facts(session, ticket)
+    return [access.offered_spec(rules.matrix, fx, actor_ctx,
+                                workflow.spec_for(ticket.state, trigger, fx.fields))
+            for trigger in access.available_triggers(rules.matrix, workflow, fx, actor_ctx)]
 
 
 def events_of(session: Session, ticket: Ticket) -> list[TicketEvent]:
@@ -645,10 +709,40 @@ def fire_transition(session: Session, rules: Rules, actor: User, actor_ctx: Acto
         deviation = trigger in ("reject", "reopen", "cancel") or values.get("outcome") in (
             "failed", "backed_out")
         _notify_informed(session, rules, ticket, event=trigger, now=now, deviation=deviation,
-                         actor=actor, data={"from_state": from_state, "to_state": to_state})
+                         actor=actor, data=_notice_data(values, from_state, to_state, handover),
+                         targets=spec.notify or ("I",),
+                         also=(Party(handover[1]),) if handover else ())
     _after_change(session, rules, ticket, now, trigger)
     session.flush()
     return ticket
+
+
+def _notice_data(values: dict[str, Any], from_state: str, to_state: str,
+                 handover: tuple[str, str] | None) -> dict[str, Any]:
+    """What a transition's notice carries beyond the ticket: the states, the hand-over (who
+    had it, who has it now) and the comment (e.g. what the reporter is asked for)."""
+    data: dict[str, Any] = {"from_state": from_state, "to_state": to_state}
+    if handover:
+        data.update(from_party=handover[0], to_party=handover[1])
+    if values.get("comment"):
+        data["comment"] = values["comment"]
+    return data
+
+
+def _notify_reply(session: Session, rules: Rules, ticket: Ticket, actor: User, actor_ctx: Actor,
+                  body: str, *, now: datetime) -> None:
+    """A comment from the side a waiting ticket waits for (``waits_for: reporter``) is the
+    answer it waits for: tell the party working it. The ticket stays where it is; going back
+    to work is the working party's ``resume``."""
+    state = rules.workflow(ticket.kind).states.get(ticket.state)
+    if state is None or state.waits_for != "reporter" or \
+            actor_ctx.party is not _reporter_party(ticket):
+        return
+    if access.holds(actor_ctx, facts(ticket), rules.matrix.cell(ticket.activity, ticket.layer),
+                    "R"):
+        return  # the working party's own note
+    _notify_informed(session, rules, ticket, event="reply", now=now, deviation=False,
+                     actor=actor, data={"comment": body}, targets=("R",))
 
 
 def _apply_state(workflow: Workflow, ticket: Ticket, from_state: str, to_state: str,
@@ -678,7 +772,9 @@ def _open_consultations(session: Session, rules: Rules, ticket: Ticket, actor: U
     doer = cell.responsible(on_request=ticket.on_request)
     parties = [p for p in cell.consulted if p is not doer]
     if not parties:
-        raise InvalidTransition(f"Nobody is consulted on {stage} for the {ticket.layer} layer.")
+        raise InvalidTransition(access.NOBODY_TO_CONSULT % {
+            "stage": stage, "layer": access.layer_words(Layer(ticket.layer) if ticket.layer
+                                                        else None)})
     for party in parties:
         session.add(Consultation(ticket_id=ticket.id, activity=stage, party=party.value,
                                  question=values["question"], asked_by_id=actor.id, asked_at=now))
@@ -707,11 +803,14 @@ def _answer_consultation(session: Session, ticket: Ticket, actor: User, actor_ct
 
 def add_comment(session: Session, rules: Rules, actor: User, actor_ctx: Actor, ticket_ref: Any,
                 body: Any, *, now: datetime) -> TicketEvent:
-    ticket = get_ticket(session, rules, actor_ctx, ticket_ref)
+    # the row lock, as a transition takes it: the comment bumps the ticket's version, and
+    # concurrent writers of the ticket (comments, transitions) then go one after the other
+    ticket = get_ticket(session, rules, actor_ctx, ticket_ref, for_update=True)
     text = clean_text(body, "body", required=True)
     if actor_ctx.role is Role.ADMIN:
         raise NotPermitted("Admins do not comment on tickets.")
     ticket.updated_at = now
     session.flush()
+    _notify_reply(session, rules, ticket, actor, actor_ctx, text, now=now)
     return append_event(session, ticket, kind="comment", actor=actor, now=now,
                         data={"body": text})

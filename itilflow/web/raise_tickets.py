@@ -63,6 +63,13 @@ def _submit(submit, data: dict[str, Any], **options):
     return ticket, {}, None, 200
 
 
+def _form_key() -> str:
+    """The form's one-time key: a new one for a new form, the posted one when it is drawn
+    again. The services give back the ticket a key made already, so a double submit (a double
+    click, the back button, a retry) registers one ticket and leads to it."""
+    return request.form.get("form_key") or secrets.token_urlsafe(16)
+
+
 def _registered(ticket, message: str):
     number = tickets.number_of(runtime().rules, ticket)
     flash(_(message, number=number), "ok")
@@ -95,7 +102,7 @@ def new_incident():
             return _registered(ticket, "Incident %(number)s is registered.")
     return render_template(
         "agent/new_incident.html", systems=_systems(), errors=errors, refusal=refusal, form=form,
-        form_key=form.get("form_key") or secrets.token_urlsafe(16)), status
+        form_key=_form_key()), status
 
 
 def _incident_ids(raw: str) -> tuple[list[int | str], list[str]]:
@@ -128,14 +135,15 @@ def new_problem():
         ids, bad = _incident_ids(_text("incidents"))
         data = {"system": _choice("system"), "layer": _choice("layer"), "title": _text("title"),
                 "description": _text("description"), "incidents": ids}
-        ticket, errors, refusal, status = _submit(tickets.submit_problem, data)
+        ticket, errors, refusal, status = _submit(
+            tickets.submit_problem, data, idempotency_key=request.form.get("form_key") or None)
         if ticket is not None:
             return _registered(ticket, "Problem %(number)s is registered.")
         if bad:
             errors = {**errors, "incidents": [
                 _("Not an incident number: %(numbers)s.", numbers=", ".join(bad))]}
     return render_template("agent/new_problem.html", systems=_systems(), errors=errors,
-                           refusal=refusal, form=request.form), status
+                           refusal=refusal, form=request.form, form_key=_form_key()), status
 
 
 @bp.route("/change", methods=["GET", "POST"])
@@ -159,7 +167,8 @@ def new_change():
             else None,
             "affected_layers": [v for v in form.getlist("affected_layers")[:len(LAYERS)] if v],
         }
-        ticket, errors, refusal, status = _submit(tickets.submit_change, data)
+        ticket, errors, refusal, status = _submit(
+            tickets.submit_change, data, idempotency_key=form.get("form_key") or None)
         if ticket is not None:
             return _registered(ticket, "Change %(number)s is registered.")
     return render_template(
@@ -167,4 +176,4 @@ def new_change():
         layers=LAYERS, own_layers=[layer.value for layer in changes.layers_raised_by(
             runtime().rules, actor())],
         timezone=runtime().settings.timezone, errors=errors, refusal=refusal,
-        form=form), status
+        form=form, form_key=_form_key()), status

@@ -164,6 +164,73 @@ def test_api_errors_stay_json_and_web_errors_stay_html(api):
     assert page.status_code == 404 and page.mimetype == "text/html"
 
 
+LONE = "\ud800"
+INCIDENT = {"system": "kort", "environment": "production", "title": "Tiles", "impact": 2,
+            "urgency": 2}
+
+
+def _rows(rt) -> tuple[int, int]:
+    from sqlalchemy import func, select
+
+    from itilflow.models import Ticket, TicketEvent
+
+    with rt.session_factory() as s:
+        return (s.scalar(select(func.count()).select_from(Ticket)),
+                s.scalar(select(func.count()).select_from(TicketEvent)))
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/incidents", {**INCIDENT, "title": f"a{LONE}b"}),
+    ("/incidents", {**INCIDENT, "description": ["x", {"deep": LONE}]}),
+    ("/incidents", {**INCIDENT, f"key{LONE}": "v"}),
+    ("/tickets/{id}/comments", {"body": "Low surrogate \udc00 alone"}),
+    ("/tickets/{id}/transitions", {"trigger": "reclassify", "layer": "infrastructure",
+                                   "comment": LONE}),
+])
+def test_a_lone_surrogate_in_a_json_body_is_a_400_and_writes_nothing(api, rt, path, body):
+    """JSON may escape a UTF-16 surrogate alone ("\\ud800"): the parser makes a string that is
+    no text, which neither database can store (it was a 500)."""
+    ticket = api.incident()
+    before = _rows(rt)
+    response = api.post(path.format(id=ticket["id"]), "agent@sit.test", body)
+    assert _error(response, 400)["message"] == "The request body is not valid UTF-8 text."
+    assert _rows(rt) == before
+
+
+def test_a_body_that_is_not_utf8_is_a_400(api, rt):
+    """Encoded surrogates (CESU-8, as some encoders write them) pass Python's JSON parser."""
+    response = api.post("/incidents", "agent@sit.test", data=b'{"title": "\xed\xa0\x80"}',
+                        content_type="application/json")
+    assert _error(response, 400)["message"] == "The request body is not valid UTF-8 text."
+    assert _rows(rt) == (0, 0)
+
+
+def test_a_surrogate_pair_is_text(api):
+    """The escaped pair of an astral character (how ASCII-only encoders write an emoji) is
+    fine: only a lone surrogate is refused."""
+    created = api.incident(title="Map gone \U0001F5FA")
+    assert created["title"] == "Map gone \U0001F5FA"
+
+
+@pytest.mark.parametrize("body", [
+    "[" * 100_000 + "]" * 100_000,
+    '{"title": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    '{"title": ' + "[" * 500 + "]" * 500 + "}",  # the parser copes; what walks it next may not
+    '{"a": ' + '{"a": ' * 40 + "1" + "}" * 41,
+])
+def test_deeply_nested_json_is_a_400(api, rt, body):
+    response = api.post("/incidents", "agent@sit.test", data=body,
+                        content_type="application/json")
+    assert _error(response, 400)["message"] in ("The request body is nested too deeply.",
+                                                 "The request body must be a JSON object.")
+    assert _rows(rt) == (0, 0)
+
+
+def test_json_nested_as_deep_as_allowed_reaches_the_view(api):
+    body = {**INCIDENT, "description": [[[[["still text"]]]]]}
+    assert _error(api.post("/incidents", "agent@sit.test", body), 422)["errors"]["description"]
+
+
 @pytest.fixture
 def receiver():
     r = Receiver()

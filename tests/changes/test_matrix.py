@@ -5,7 +5,7 @@ activity and layer, through the services on real databases,
   request SIT takes over the middleware restore, in consultation with the customer);
 - A: only managers of the accountable party may fire an A trigger (close, reject);
 - C: the gated step waits for each consulted party's recorded answer, which only that party
-  may give;
+  may give (not its supplier);
 - I: the informed parties get notify rows in the outbox; footnote 5 only on deviations;
 - a party with no letter in the cell has no action on the ticket at all.
 
@@ -90,6 +90,9 @@ def check_cell(session, rules, world, activity, layer, *, on_request=False):
             can_answer = "answer_consultation" in available(session, rules, world, AGENT[party],
                                                            ticket)
             assert can_answer == (party in asked), (where, party)
+        # the customer's supplier works for it but never gives the customer's answer
+        assert "answer_consultation" not in available(session, rules, world,
+                                                      "sup@supplier.test", ticket), where
         for party in asked:
             fire(session, rules, world, AGENT[party], ticket, "answer_consultation",
                  answer="Yes.")

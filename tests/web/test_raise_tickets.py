@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -127,6 +128,37 @@ def test_a_double_submit_logs_one_incident(app, world, rt, login):
     assert first.status_code == second.status_code == 303
     assert first.headers["Location"] == second.headers["Location"]
     assert _count(rt) == 1
+
+
+PROBLEM = {"system": "kort", "layer": "infrastructure", "title": "Storage latency",
+           "description": "Both point at the SAN."}
+CHANGE = {"system": "kort", "environment": "production", "layer": "operating_system",
+          "change_type": "normal", "title": "Kernel update", "description": "Reboot both nodes.",
+          "planned_start": "2026-12-03T22:00", "planned_end": "2026-12-04T01:30"}
+
+
+@pytest.mark.parametrize(("kind", "fields"), [("problem", PROBLEM), ("change", CHANGE)])
+def test_a_problem_or_change_form_posted_twice_opens_one(app, world, rt, login, kind, fields):
+    """A double click, the back button and submit again, a retry: the form's one-time key
+    gives back the ticket it opened, and the second answer leads to it too."""
+    sit = login("agent@sit.test")
+    data = _form(sit, f"/agent/new/{kind}", **fields)
+    assert data.get("form_key"), "the form has no one-time key"
+    first, second = (sit.post(f"/agent/new/{kind}", data=data) for _ in range(2))
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    assert _count(rt) == 1
+    other = sit.post(f"/agent/new/{kind}", data=_form(sit, f"/agent/new/{kind}", **fields))
+    assert other.headers["Location"] != first.headers["Location"]  # a new form: a new ticket
+    assert _count(rt) == 2
+
+
+def test_a_refused_form_keeps_its_one_time_key(app, world, login):
+    sit = login("agent@sit.test")
+    data = _form(sit, "/agent/new/change", **{**CHANGE, "title": ""})
+    refused = sit.post("/agent/new/change", data=data)
+    assert refused.status_code == 422
+    assert FORM_KEY_RE.search(refused.get_data(as_text=True)).group(1) == data["form_key"]
 
 
 def test_a_problem_groups_two_incidents(app, world, rt, login):
