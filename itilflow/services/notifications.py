@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from itilflow.domain.access import Actor
+from itilflow.domain.access import PARTY_WORDS, Actor
 from itilflow.domain.errors import NotPermitted, ValidationError
 from itilflow.domain.parties import MANAGER_ROLES, WORKER_ROLES, Party, Role
 from itilflow.models import Organisation, Ticket, User
@@ -51,13 +51,30 @@ def message_text(payload: dict[str, Any], rules: Rules | None = None,
                          "%(last_at)s).", subject=translate(str(payload.get("subject"))),
                          minutes=payload.get("window_minutes"), last_at=payload.get("last_at"))
     label = _Labels(rules, payload, translate)
-    return " ".join([_what_happened(payload, label, translate), *_details(payload, translate)])
-
-
-def _what_happened(payload: dict[str, Any], label: _Labels, translate: Callable[..., str]) -> str:
-    event = payload.get("event", "")
     values = {"ticket": f"{payload.get('number')} {payload.get('title')!s}",
               "state": label.state(payload.get("state")), "actor": payload.get("actor")}
+    event = payload.get("event", "")
+    if event == "wait_for_customer":  # the comment is the question: it is the message
+        return _asked(payload, values, translate)
+    if event == "reply":
+        return translate("%(ticket)s: %(actor)s answered your question: \"%(comment)s\" It is "
+                         "still %(state)s until you resume work.",
+                         comment=payload.get("comment"), **values)
+    return " ".join([_what_happened(payload, label, values, translate),
+                     *_comment(payload, translate)])
+
+
+def _asked(payload: dict[str, Any], values: dict[str, Any], translate: Callable[..., str]) -> str:
+    """The reporter's side is asked for something: what, and how to answer."""
+    asked = translate("%(actor)s is waiting for your answer on %(ticket)s: \"%(comment)s\"",
+                      comment=payload["comment"], **values) if payload.get("comment") else \
+        translate("%(actor)s is waiting for your answer on %(ticket)s.", **values)
+    return f"{asked} {translate('Answer with a comment on the ticket.')}"
+
+
+def _what_happened(payload: dict[str, Any], label: _Labels, values: dict[str, Any],
+                   translate: Callable[..., str]) -> str:
+    event = payload.get("event", "")
     if event == "consultation":
         return translate("%(ticket)s: %(actor)s asks your organisation (%(stage)s) and needs your "
                          "answer: \"%(question)s\"", stage=label.stage(payload.get("stage")),
@@ -66,30 +83,42 @@ def _what_happened(payload: dict[str, Any], label: _Labels, translate: Callable[
     if event == "created":
         by = " by %(actor)s" if values["actor"] else ""
         return translate(f"%(ticket)s was raised{by}; it is now %(state)s.", **values)
-    if event == "reply":
-        return translate("%(ticket)s: %(actor)s replied; it is still %(state)s.", **values)
     if event == "sla_breach":
         if payload.get("target"):
             return translate("%(ticket)s breached its %(target)s target; it is now %(state)s.",
                              target=translate(str(payload["target"])), **values)
         return translate("%(ticket)s breached its SLA; it is now %(state)s.", **values)
+    if payload.get("to_party"):
+        return _handed_over(payload, label, values, translate)
     who = "%(actor)s chose " if values["actor"] else ""
     return translate(f"%(ticket)s: {who}\"%(action)s\"; it is now %(state)s.",
                      action=label.trigger(event), **values)
 
 
-def _details(payload: dict[str, Any], translate: Callable[..., str]) -> list[str]:
-    """A hand-over (told as the reader's to work where it is) and the comment given with it."""
-    found = []
-    if payload.get("to_party"):
-        found.append(translate("Your organisation works it now.")
-                     if payload["to_party"] == payload.get("party") else
-                     translate("It is handed over from %(from_party)s to %(to_party)s.",
-                               from_party=translate(str(payload.get("from_party"))),
-                               to_party=translate(str(payload["to_party"]))))
+def _handed_over(payload: dict[str, Any], label: _Labels, values: dict[str, Any],
+                 translate: Callable[..., str]) -> str:
+    """A hand-over: the party that has the ticket now is told it works it; the others, who
+    had it and who has it now."""
+    action = label.trigger(payload.get("event"))
+    if payload["to_party"] == payload.get("party"):
+        return translate("%(ticket)s was handed over to your organisation by %(actor)s "
+                         "(\"%(action)s\"): it now works it.", action=action, **values)
+    return translate("%(ticket)s was handed over from %(from_party)s to %(to_party)s by "
+                     "%(actor)s (\"%(action)s\").", action=action,
+                     from_party=translate(_party_words(payload.get("from_party"))),
+                     to_party=translate(_party_words(payload["to_party"])), **values)
+
+
+def _party_words(name: Any) -> str:
+    """``provider`` -> ``the provider (SIT)``, as the refusals name the parties."""
+    return PARTY_WORDS[Party(name)] if name in set(Party) else str(name)
+
+
+def _comment(payload: dict[str, Any], translate: Callable[..., str]) -> list[str]:
+    """The comment given with the step (why it was rejected, what the new layer is about)."""
     if payload.get("comment"):
-        found.append(translate("Comment: \"%(comment)s\"", comment=payload["comment"]))
-    return found
+        return [translate("Comment: \"%(comment)s\"", comment=payload["comment"])]
+    return []
 
 
 class _Labels:

@@ -459,6 +459,14 @@ DA: dict[str, str] = {
     "The incident is not linked to this problem.": "Hændelsen er ikke knyttet til dette problem.",
     "The incident belongs to another customer.": "Hændelsen tilhører en anden kunde.",
     "Admins do not comment on tickets.": "Administratorer kommenterer ikke sager.",
+    # refusals of a trigger without values (domain/access.py; the others are in DA_PATTERNS)
+    "Admins configure itilflow; they do not work tickets.":
+        "Administratorer konfigurerer itilflow; de arbejder ikke med sager.",
+    "Admins configure itilflow; they do not raise incidents.":
+        "Administratorer konfigurerer itilflow; de melder ikke fejl.",
+    "This ticket is already acknowledged.": "Sagen er allerede kvitteret.",
+    "the customer": "kunden",
+    "the provider (SIT)": "leverandøren (SIT)",
     "Only an admin may do this.": "Kun en administrator må gøre dette.",
     "Reporters and suppliers have no inbox: follow your tickets instead.":
         "Anmeldere og leverandører har ingen indbakke: følg jeres sager i stedet.",
@@ -501,11 +509,23 @@ DA: dict[str, str] = {
         "%(ticket)s har overskredet sin frist for %(target)s; den er nu %(state)s.",
     "%(ticket)s breached its SLA; it is now %(state)s.":
         "%(ticket)s har overskredet sin SLA; den er nu %(state)s.",
-    "%(ticket)s: %(actor)s replied; it is still %(state)s.":
-        "%(ticket)s: %(actor)s har svaret; den er stadig %(state)s.",
-    "Your organisation works it now.": "Sagen ligger nu hos jeres organisation.",
-    "It is handed over from %(from_party)s to %(to_party)s.":
-        "Den er overdraget fra %(from_party)s til %(to_party)s.",
+    "%(ticket)s: %(actor)s answered your question: \"%(comment)s\" It is still %(state)s until "
+    "you resume work.":
+        "%(ticket)s: %(actor)s har svaret på jeres spørgsmål: \"%(comment)s\" Den er stadig "
+        "%(state)s, indtil I genoptager arbejdet.",
+    "%(actor)s is waiting for your answer on %(ticket)s: \"%(comment)s\"":
+        "%(actor)s venter på jeres svar på %(ticket)s: \"%(comment)s\"",
+    "%(actor)s is waiting for your answer on %(ticket)s.":
+        "%(actor)s venter på jeres svar på %(ticket)s.",
+    "Answer with a comment on the ticket.": "Svar med en kommentar på sagen.",
+    "%(ticket)s was handed over to your organisation by %(actor)s (\"%(action)s\"): it now "
+    "works it.":
+        "%(ticket)s er overdraget til jeres organisation af %(actor)s (\"%(action)s\"): I "
+        "arbejder nu på den.",
+    "%(ticket)s was handed over from %(from_party)s to %(to_party)s by %(actor)s "
+    "(\"%(action)s\").":
+        "%(ticket)s er overdraget fra %(from_party)s til %(to_party)s af %(actor)s "
+        "(\"%(action)s\").",
     "Comment: \"%(comment)s\"": "Kommentar: \"%(comment)s\"",
     "response": "reaktion",
     "resolution": "løsning",
@@ -792,11 +812,51 @@ DA_PATTERNS: list[tuple[re.Pattern[str], str]] = [
      "\"%(trigger)s\" venter på høringssvar fra %(parties)s."),
     (r"No open consultation of the (?P<party>\w+) on (?P<stage>\w+)\.",
      "Der er ingen åben høring af %(party)s om %(stage)s."),
-    (r"Nobody is consulted on (?P<stage>\w+) for the (?P<layer>\w+) layer\.",
+    # refusals of a trigger (domain/access.py): who may, and why
+    (r"Only agents and managers of (?P<party>.+?) may use \"(?P<action>[^\"]+)\" on this "
+     r"ticket: it is responsible for the (?P<layer>.+) layer\.",
+     "Kun medarbejdere og ledere hos %(party)s må bruge \"%(action)s\" på denne sag: den er "
+     "ansvarlig for laget %(layer)s."),
+    (r"Only agents and managers of (?P<party>.+?) may use \"(?P<action>[^\"]+)\" on this "
+     r"ticket: it triages tickets whose layer is not yet known\.",
+     "Kun medarbejdere og ledere hos %(party)s må bruge \"%(action)s\" på denne sag: den "
+     "visiterer sager, hvis lag endnu ikke er kendt."),
+    (r"Only managers of (?P<party>.+?) may use \"(?P<action>[^\"]+)\" on this ticket: it is "
+     r"accountable for the (?P<layer>.+) layer\.",
+     "Kun ledere hos %(party)s må bruge \"%(action)s\" på denne sag: den har det endelige "
+     "ansvar for laget %(layer)s."),
+    (r"Only managers of (?P<party>.+?) may use \"(?P<action>[^\"]+)\" on this ticket: it is "
+     r"accountable while the layer is not yet known\.",
+     "Kun ledere hos %(party)s må bruge \"%(action)s\" på denne sag: den har det endelige "
+     "ansvar, så længe laget ikke er kendt."),
+    (r"Only managers of (?P<party>.+?) may use \"(?P<action>[^\"]+)\" on this ticket: they "
+     r"are accountable for its affected layers\.",
+     "Kun ledere hos %(party)s må bruge \"%(action)s\" på denne sag: de har det endelige "
+     "ansvar for de berørte lag."),
+    (r"Only agents and managers of (?P<party>.+?) may use \"(?P<action>[^\"]+)\" on this "
+     r"ticket: it is consulted on the (?P<layer>.+) layer\.",
+     "Kun medarbejdere og ledere hos %(party)s må bruge \"%(action)s\" på denne sag: den "
+     "høres om laget %(layer)s."),
+    (r"Nobody may use \"(?P<action>[^\"]+)\" on this ticket: no party is consulted on the "
+     r"(?P<layer>.+) layer\.",
+     "Ingen må bruge \"%(action)s\" på denne sag: ingen part høres om laget %(layer)s."),
+    (r"A supplier works for the customer but may not use \"(?P<action>[^\"]+)\" on this "
+     r"ticket: only the customer itself gives its consent or approval\.",
+     "En leverandør arbejder for kunden, men må ikke bruge \"%(action)s\" på denne sag: kun "
+     "kunden selv giver sit samtykke eller sin godkendelse."),
+    (r"Only the person who reported this ticket, or a reporter of its organisation, may use "
+     r"\"(?P<action>[^\"]+)\" on it\.",
+     "Kun den, der meldte sagen, eller en anmelder fra samme organisation må bruge "
+     "\"%(action)s\" på den."),
+    (r"Only a user with the role (?P<role>.+?) may use \"(?P<action>[^\"]+)\" on this "
+     r"ticket\.", "Kun en bruger med rollen %(role)s må bruge \"%(action)s\" på denne sag."),
+    # a trigger's gate is shut now (409)
+    (r"This change already has the approval of (?P<party>.+)\.",
+     "Ændringen er allerede godkendt af %(party)s."),
+    (r"No consultation of (?P<party>.+) is open on this ticket\.",
+     "Der er ingen åben høring af %(party)s på denne sag."),
+    (r"Nobody is consulted on (?P<stage>.+?) for the (?P<layer>.+) layer\.",
      "Ingen høres om %(stage)s på laget %(layer)s."),
-    (r"(?P<role>\w+) may not (?P<trigger>\w+) this (?P<kind>\w+): it needs (?P<needs>[^(]+?)"
-     r"(?: \(matrix: .*\))?\.", "Du må ikke udføre \"%(trigger)s\" på denne sag: det kræver "
-     "%(needs)s."),
     (r"The ticket changed since version (?P<old>\d+); it is at version (?P<new>\d+)\. Reload and "
      r"try again\.", "Sagen er ændret siden version %(old)s; den er nu i version %(new)s. "
      "Genindlæs, og prøv igen."),
@@ -816,7 +876,12 @@ DA_PATTERNS: list[tuple[re.Pattern[str], str]] = [
      "%(n)s mislykkede log ind fra adressen %(value)s"),
 ]]
 
-_PARTY_DA = {"customer": "kunden", "provider": "leverandøren (SIT)", "supplier": "leverandøren"}
+_PARTY_DA = {"customer": "kunden", "provider": "leverandøren (SIT)", "supplier": "leverandøren",
+             "the customer": "kunden", "the provider (SIT)": "leverandøren (SIT)", "you": "dig"}
+#: the roles as a refusal names them ("sit manager"), see domain/access.py NEEDS_ROLE
+_ROLE_DA = {"reporter": "anmelder", "customer agent": "kundemedarbejder",
+            "customer manager": "kundeleder", "supplier agent": "leverandørmedarbejder",
+            "sit agent": "SIT-medarbejder", "sit manager": "SIT-leder", "admin": "administrator"}
 
 
 def _trigger_label(trigger: str, kind: str | None) -> str:
@@ -837,14 +902,22 @@ def _activity_label(key: str) -> str:
     return gettext(activity.label) if activity else key
 
 
+def _layer_words(value: str) -> str:
+    """A layer as a refusal names it ("operating system", "unclassified"), in Danish words."""
+    if value == "unclassified":
+        return "(endnu ikke klassificeret)"
+    return gettext(value.replace("_", " ").capitalize()).lower()
+
+
 _PART = {
     "trigger": lambda value, groups: _trigger_label(value, groups.get("kind")),
     "state": lambda value, _groups: gettext(value),
-    "stage": lambda value, _groups: _activity_label(value),
-    "party": lambda value, _groups: _PARTY_DA.get(value, value),
+    "stage": lambda value, _groups: "nogen fase" if value == "any stage" else _activity_label(value),
+    "party": lambda value, _groups: " eller ".join(_PARTY_DA.get(p, p) for p in value.split(" or ")),
     "parties": lambda value, _groups: ", ".join(_PARTY_DA.get(p, p) for p in value.split(", ")),
-    "layer": lambda value, _groups: gettext(value.replace("_", " ").capitalize()),
-    "needs": lambda value, _groups: value.replace(" or ", " eller "),
+    "layer": lambda value, _groups: _layer_words(value),
+    "action": lambda value, _groups: gettext(value),
+    "role": lambda value, _groups: _ROLE_DA.get(value, value),
 }
 
 

@@ -206,17 +206,18 @@ def test_hand_over_reply_and_comment_are_told_in_the_readers_language(app, rt):
     reply = {**waiting, "event": "reply", "actor": "rep@gst.test", "party": "provider"}
     with app.test_request_context(headers={"Accept-Language": "da"}):
         assert notifications.message_text(handed, rt.rules, gettext) == (
-            "INC-000007 Map down: agent@sit.test valgte \"Omklassificér lag\"; den er nu Ny. "
-            "Sagen ligger nu hos jeres organisation. Kommentar: \"It is the app.\"")
-        assert notifications.message_text(waiting, rt.rules, gettext).endswith(
-            "valgte \"Vent på kunden\"; den er nu Venter på kunden. "
-            "Kommentar: \"Please send the logs\"")
-        assert notifications.message_text(reply, rt.rules, gettext).startswith(
-            "INC-000007 Map down: rep@gst.test har svaret; den er stadig Venter på kunden.")
+            "INC-000007 Map down er overdraget til jeres organisation af agent@sit.test "
+            "(\"Omklassificér lag\"): I arbejder nu på den. Kommentar: \"It is the app.\"")
+        assert notifications.message_text(waiting, rt.rules, gettext) == (
+            "agent@sit.test venter på jeres svar på INC-000007 Map down: \"Please send the "
+            "logs\" Svar med en kommentar på sagen.")
+        assert notifications.message_text(reply, rt.rules, gettext) == (
+            "INC-000007 Map down: rep@gst.test har svaret på jeres spørgsmål: \"Please send the "
+            "logs\" Den er stadig Venter på kunden, indtil I genoptager arbejdet.")
     assert notifications.message_text({**handed, "party": "supplier"}, rt.rules) == (
-        "INC-000007 Map down: agent@sit.test chose \"Reclassify layer\"; it is now New. "
-        "It is handed over from provider to customer. Comment: \"It is the app.\"")
+        "INC-000007 Map down was handed over from the provider (SIT) to the customer by "
+        "agent@sit.test (\"Reclassify layer\"). Comment: \"It is the app.\"")
     # stored at delivery, without the rules at hand: names made readable, never raw
-    assert notifications.message_text(waiting).startswith(
-        "INC-000007 Map down: agent@sit.test chose \"Wait for customer\"; it is now Waiting "
-        "customer.")
+    assert notifications.message_text({**waiting, "event": "resume", "state": "in_progress"}) \
+        .startswith("INC-000007 Map down: agent@sit.test chose \"Resume\"; it is now In "
+                    "progress.")
