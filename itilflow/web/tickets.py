@@ -3,6 +3,7 @@ the actions the viewer may take (from ``services.tickets.available_transitions``
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -12,12 +13,14 @@ from itilflow.domain.errors import DomainError, StaleTicket, ValidationError
 from itilflow.domain.parties import Party, Role
 from itilflow.domain.workflow import FieldSpec, TransitionSpec
 from itilflow.runtime import db, runtime, utcnow
-from itilflow.services import queues, tickets
+from itilflow.services import queues, ticket_detail, tickets
 from itilflow.services.sla import sla_of
 from itilflow.web.common import (
     LAYER_WORDS,
     actor,
+    home_endpoint,
     is_staff,
+    local_time,
     local_to_utc_iso,
     me,
     register_error_pages,
@@ -42,17 +45,15 @@ FOOTNOTES = {
 
 
 def _specs(ticket, ctx) -> list[TransitionSpec]:
-    rules = runtime().rules
-    workflow = rules.workflow(ticket.kind)
-    fx = tickets.ticket_facts(db(), ticket)
-    return [workflow.spec_for(ticket.state, trigger, fx.fields)
-            for trigger in tickets.available_transitions(db(), rules, ctx, ticket)]
+    """The actions the viewer may take now, their choices narrowed to what applies now."""
+    return tickets.available_specs(db(), runtime().rules, ctx, ticket)
 
 
-def raci_panel(ticket) -> dict[str, Any]:
-    """Who is R, A, C and I for this ticket, and why (the matrix cell and its footnotes)."""
+def raci_panel(ticket, layer: str | None) -> dict[str, Any]:
+    """Who is R, A, C and I for this ticket on ``layer``, and why (the matrix cell and its
+    footnotes)."""
     rules = runtime().rules
-    cell = rules.matrix.cell(ticket.activity, ticket.layer)
+    cell = rules.matrix.cell(ticket.activity, layer)
     activity = rules.matrix.activities[ticket.activity]
     rows = []
     notes: set[int] = set(activity.notes)
@@ -67,32 +68,62 @@ def raci_panel(ticket) -> dict[str, Any]:
         if role.r_elsewhere:
             remarks.append(role.r_elsewhere)
         rows.append({"party": party.value, "code": role.code or "-", "remarks": remarks})
-    if ticket.layer is None:
+    if layer is None:
         why = _("Not yet classified: SIT's service desk triages it.")
     else:
-        why = _("Layer %(layer)s is owned by the %(party)s.", layer=_(LAYER_WORDS[ticket.layer]),
+        why = _("Layer %(layer)s is owned by the %(party)s.", layer=_(LAYER_WORDS[layer]),
                 party=_(cell.accountable.value))
-    return {"activity": _(activity.label), "rows": rows, "why": why,
+    return {"activity": _(activity.label), "layer": layer, "rows": rows, "why": why,
             "notes": [(n, FOOTNOTES.get(n, "")) for n in sorted(notes)]}
+
+
+def _home() -> tuple[str, str]:
+    """The breadcrumb's first step: the viewer's own start page (the one ``/`` sends them to)."""
+    endpoint = home_endpoint(me())
+    labels = {"admin.index": _("Admin"), "agent.queue": _("Workspace")}
+    return url_for(endpoint), labels.get(endpoint, _("Tickets"))
+
+
+def _iso_time(raw: Any) -> str:
+    """An ISO 8601 instant kept in a history event, in the configured time zone."""
+    try:
+        return local_time(datetime.fromisoformat(raw)) if isinstance(raw, str) else ""
+    except ValueError:
+        return raw
 
 
 def render_ticket(ticket, *, errors: dict[str, Any] | None = None, open_trigger: str | None = None,
                   status: int = 200, values: dict[str, Any] | None = None):
     rules = runtime().rules
     ctx = actor()
+    session = db()
     specs = _specs(ticket, ctx)
     candidates = []
     if any(f.type == "user" for s in specs for f in s.fields):
-        candidates = queues.assignable_users(db(), rules, ticket)
+        candidates = queues.assignable_users(session, rules, ticket)
     workflow = rules.workflow(ticket.kind)
+    events = tickets.events_of(session, ticket)
+    raci = [raci_panel(ticket, layer) for layer in ticket_detail.raci_layers(ticket)] \
+        if is_staff() else []
     return render_template(
         "ticket.html", ticket=ticket, number=tickets.number_of(rules, ticket), specs=specs,
-        events=tickets.events_of(db(), ticket), raci=raci_panel(ticket) if is_staff() else None,
+        events=events, raci=raci, home=_home(),
         sla=sla_of(rules, ticket, utcnow()), candidates=candidates, errors=errors or {},
-        open_trigger=open_trigger, values=values or {}, me=me(),
+        open_trigger=open_trigger, values=values or {}, me=me(), my_party=ctx.party,
         trigger_labels={t.trigger: t.label for t in workflow.transitions},
-        may_comment=ctx.role is not Role.ADMIN,
+        may_comment=ctx.role is not Role.ADMIN, seen=ticket_detail.last_seq(events),
+        rated=ticket.kind in ticket_detail.RATED_KINDS,
+        consultations=ticket_detail.consultations(session, ticket),
+        change=ticket_detail.change_card(session, rules, ctx, ticket),
+        problem=ticket_detail.problem_card(session, rules, ctx, ticket),
+        problems=ticket_detail.linked_problems(session, rules, ctx, ticket),
+        stage_label=_stage_label, iso_time=_iso_time,
     ), status
+
+
+def _stage_label(stage: str) -> str:
+    activity = runtime().rules.matrix.activities.get(stage)
+    return _(activity.label) if activity else stage.replace("_", " ")
 
 
 @bp.get("/<number>")
@@ -167,11 +198,17 @@ def fire(number: str, trigger: str):
 def comment(number: str):
     rules = runtime().rules
     ctx = actor()
+    body = request.form.get("body")
+    done = redirect(url_for("ticket.show", number=number) + "#timeline", 303)
+    # the same form sent twice (a double click, the back button) stores the comment once
+    if ticket_detail.comment_resubmitted(db(), rules, ctx, me(), number, body,
+                                         request.form.get("seen")):
+        return done
     try:
-        tickets.add_comment(db(), rules, me(), ctx, number, request.form.get("body"), now=utcnow())
+        tickets.add_comment(db(), rules, me(), ctx, number, body, now=utcnow())
     except ValidationError as exc:
         db().rollback()
         ticket = tickets.get_ticket(db(), rules, ctx, number)
         return render_ticket(ticket, errors={"body": exc.errors.get("body", [exc.message])},
                              status=422, values=request.form.to_dict())
-    return redirect(url_for("ticket.show", number=number) + "#timeline", 303)
+    return done

@@ -298,3 +298,23 @@ def test_sit_agent_logs_a_callers_incident_from_the_workspace(browser, server, a
     assert agent.locator("#queue-rows tr", has_text=number).is_visible()
     assert _ticket_count(rt) == 1
     agent.context.close()
+
+
+def test_the_consulted_customer_reads_the_question_on_the_change(browser, server, app, world,
+                                                                  rt):
+    """The customer's manager opens a change SIT consults them on: the question, the planned
+    window and the approval still needed are on the page, next to the action that answers."""
+    from tests.web.test_ticket_page import QUESTION, _change_waiting_on_the_customer
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    number = _change_waiting_on_the_customer(rt)
+    manager = _page(browser, server, "boss@gst.test")
+    manager.goto(f"/tickets/{number}")
+    consultations = manager.locator("section.consultations")
+    assert QUESTION in consultations.inner_text()
+    assert consultations.get_by_text("Your answer is needed").is_visible()
+    change = manager.locator("section.change-card").inner_text()
+    assert "08 Dec 2026 10:00" in change and "approval pending" in change
+    assert manager.locator("summary[data-trigger=answer_consultation]").is_visible()
+    manager.screenshot(path=str(SHOTS / "ticket-change-consulted.png"), full_page=True)
+    manager.context.close()
