@@ -54,6 +54,13 @@ def login():
     return render_template("login.html", error=error, email=email), 401 if error else 200
 
 
+@bp.get("/logout")
+def logout_page():
+    """/logout typed into the address bar: a button that signs out (a GET must not, or any
+    page could sign its visitors out with an image)."""
+    return render_template("logout.html")
+
+
 @bp.post("/logout")
 def logout():
     if current_user.is_authenticated:

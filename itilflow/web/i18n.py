@@ -39,6 +39,9 @@ DA: dict[str, str] = {
     "Account": "Konto",
     "Sign in": "Log ind",
     "Sign out": "Log ud",
+    "Sign out of itilflow on every device where you are signed in?":
+        "Log ud af itilflow på alle enheder, hvor du er logget ind?",
+    "You are signed out.": "Du er logget ud.",
     "Email": "E-mail",
     "Password": "Adgangskode",
     "Unknown email or wrong password.": "Ukendt e-mail eller forkert adgangskode.",

@@ -52,8 +52,18 @@ def test_wrong_method_names_what_the_address_takes(app, world, login):
     page = _html(answer)
     assert "Method not allowed" in page and 'aria-label="Main"' in page
     assert 'href="/tickets/INC-000001"' in page  # the page the action belongs to
-    answer = agent.get("/logout", headers={"Accept-Language": "da"})
+    answer = agent.delete("/agent", headers={"Accept-Language": "da"})
     assert answer.status_code == 405 and "Metoden er ikke tilladt" in _html(answer)
+
+
+def test_logout_typed_in_the_address_bar_offers_the_button_and_signs_out_nobody(app, world,
+                                                                                login):
+    agent = login("agent@sit.test")
+    page = agent.get("/logout")
+    assert page.status_code == 200 and 'action="/logout"' in _html(page)
+    assert agent.get("/agent").status_code == 200          # a GET alone signs nobody out
+    assert agent.post("/logout", data={"csrf_token": csrf_of(_html(page))}).status_code == 302
+    assert agent.get("/agent").status_code == 302
 
 
 def test_oversized_form_is_a_page_and_its_body_is_read(app, world, login):
