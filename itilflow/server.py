@@ -6,6 +6,9 @@ import os
 
 from flask import current_app
 
+#: the longest request line (method, path and query) gunicorn passes on: its maximum
+LIMIT_REQUEST_LINE = 8190
+
 
 def serve_forever(*, host: str, port: int, workers: int | None = None,
                   access_log: bool = True) -> None:
@@ -24,6 +27,9 @@ def serve_forever(*, host: str, port: int, workers: int | None = None,
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", 4)
             self.cfg.set("timeout", 60)
+            # gunicorn's own HTML 414 answers a longer request line; up to its maximum the app
+            # answers, in its own shape (the API refuses a too long parameter with 422)
+            self.cfg.set("limit_request_line", LIMIT_REQUEST_LINE)
             if access_log:
                 self.cfg.set("accesslog", "-")
 

@@ -90,7 +90,9 @@ _DESCRIPTION = """The HTTP API of itilflow. Authenticate with `Authorization: Be
 (or, from the web UI, the session cookie plus an `X-CSRFToken` header on unsafe calls).
 
 Errors are JSON `{"status": N, "message": "...", "errors": {"field": ["reason"]}}`:
-400 bad JSON, 401 no or bad credentials, 403 known caller not allowed, 404 unknown or not
-visible to the caller (another organisation's ticket is a 404), 405 method not allowed,
-409 transition not valid in the state or stale `version`, 413 body too large, 422 field
-validation (unknown fields are refused). A failed request changes nothing."""
+400 bad JSON (or a body not sent as `application/json`), 401 no or bad credentials, 403 known
+caller not allowed, 404 unknown or not visible to the caller (another organisation's ticket is a
+404), 405 method not allowed, 409 transition not valid in the state or stale `version`, 413 body
+too large, 422 field validation (unknown fields and query parameters are refused, as are a
+trigger the workflow does not have and a filter value no ticket can have). A failed request
+changes nothing."""

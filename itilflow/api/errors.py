@@ -82,7 +82,17 @@ def handle_http_exception(exc: HTTPException):
         message = "The request body is not valid JSON."
     headers = {k: v for k, v in exc.get_headers() if k.lower() not in ("content-type", "content-length")}
     headers.update(data.get("headers") or {})
+    if status == 413 and not _drain_body():
+        headers["Connection"] = "close"
     return error_response(status, message, errors, headers)
+
+
+def _drain_body() -> bool:
+    """The oversized body read and dropped, as for the web's forms, so the client's keep-alive
+    connection serves its next request; False when it is too large to be worth reading."""
+    from itilflow.web.errors import _drain_body as drain
+
+    return drain()
 
 
 CONFLICT_MESSAGE = "Someone else saved the same thing meanwhile. Reload and try again."
@@ -124,14 +134,18 @@ SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def check_json_body():
-    """Bodies of API calls must be a JSON object of text: anything else is a 400 before any view
-    runs. Cheap for the usual body: the walks run only when a scan of the bytes finds what they
-    look for (more brackets than MAX_DEPTH, a surrogate escape)."""
+    """Bodies of API calls must be a JSON object of text, sent as JSON: anything else is a 400
+    before any view runs. Cheap for the usual body: the walks run only when a scan of the bytes
+    finds what they look for (more brackets than MAX_DEPTH, a surrogate escape)."""
     if not is_api_request() or request.method not in BODY_METHODS:
         return None
     raw = request.get_data(cache=True)  # 413 above MAX_CONTENT_LENGTH
     if not raw:
         return None
+    if not request.is_json:
+        # the views would read such a body as no body at all ("Missing data" for each field)
+        return error_response(400, "The request body must be sent as JSON.", {"_headers": [
+            "Content-Type must be application/json (or a +json type)."]})
     if _not_utf8(raw):
         return _not_text("Invalid UTF-8.")
     try:
@@ -255,7 +269,7 @@ def reject_nul():
 
 
 _DESCRIPTIONS = {
-    400: "Bad JSON, or a body that is not a JSON object",
+    400: "Bad JSON, a body that is not a JSON object, or one not sent as application/json",
     401: "No or bad credentials",
     403: "The caller may not do this",
     404: "Unknown, or not visible to the caller",

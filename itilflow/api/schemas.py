@@ -303,18 +303,75 @@ class TicketPage(ma.Schema):
     next_cursor = fields.String(required=True, allow_none=True)
 
 
-class TicketQuery(ma.Schema):
-    """Unknown query parameters are refused (422), like unknown body fields."""
+class Query(ma.Schema):
+    """Query parameters. Unknown ones are refused (422), like unknown body fields; so is a
+    single-valued one given twice, which would otherwise silently be its first value."""
 
-    kind = fields.String(validate=validate.OneOf(["incident", "problem", "change"]))
-    state = Text(max_length=40)
-    party = fields.String(validate=validate.OneOf(PARTIES))
-    layer = fields.String(validate=validate.OneOf([*LAYERS, "unknown"]))
-    system = Text(max_length=64)
-    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    @ma.pre_load
+    def _once(self, data: Any, **_kwargs: Any) -> Any:
+        getlist = getattr(getattr(data, "data", None), "getlist", None)  # webargs' proxy
+        if getlist is not None:
+            twice = {name: ["Give this parameter once."] for name, field in self.fields.items()
+                     if not isinstance(field, fields.List)
+                     and len(getlist(field.data_key or name)) > 1}
+            if twice:
+                raise ma.ValidationError(twice)
+        return data
+
+
+#: a filter takes at most this many values
+MAX_FILTER_VALUES = 20
+
+
+class Repeated(fields.List):
+    """A query parameter given once or more; a bad value is an error of the parameter (not of
+    ``name.0``, its position), as when it is given once."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        try:
+            return super()._deserialize(value, attr, data, **kwargs)
+        except ma.ValidationError as exc:
+            messages = exc.messages.values() if isinstance(exc.messages, dict) else [exc.messages]
+            raise ma.ValidationError(list(dict.fromkeys(
+                m for inner in messages for m in (inner if isinstance(inner, list) else [inner])
+            ))) from None
+
+
+def any_of(value: fields.Field, what: str) -> fields.List:
+    """A filter that takes several values (the parameter repeated): a ticket matches any."""
+    return Repeated(value, validate=validate.Length(max=MAX_FILTER_VALUES), metadata={
+        "description": f"{what}. Repeat the parameter for several (a ticket matches any of "
+                       f"them, e.g. `kind=incident&kind=change`); at most {MAX_FILTER_VALUES}."})
+
+
+class TicketQuery(Query):
+    """A value no ticket can have (an unknown kind, state or system) is refused by the service
+    (422), as the choices of the other filters are here."""
+
+    kind = any_of(Text(min_length=1, max_length=40),
+                  "incident, problem, change or request (the kinds of the loaded workflows)")
+    state = any_of(Text(max_length=40), "A state of the kinds asked for (of any kind without "
+                                        "`kind`)")
+    party = any_of(fields.String(validate=validate.OneOf(PARTIES)), "The responsible party")
+    layer = any_of(fields.String(validate=validate.OneOf([*LAYERS, "unknown"])),
+                   "A layer; `unknown`: not yet classified")
+    system = any_of(Text(max_length=64), "A system key the caller may see")
+    priority = any_of(fields.String(validate=validate.OneOf(PRIORITIES)), "A priority")
     q = Text(max_length=200, metadata={"description": "Words of the title, or a ticket number"})
     cursor = Text(max_length=100, metadata={"description": "next_cursor of the previous page"})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+
+class EventQuery(Query):
+    cursor = Text(max_length=100, metadata={
+        "description": "next_cursor of the previous page (implies paging)"})
+    limit = fields.Integer(validate=validate.Range(1, 200), metadata={
+        "description": "Page size. Given (or `cursor`): the answer is a page `{items, "
+                       "next_cursor}`; omitted: the whole history as a list"})
+
+
+class NoQuery(Query):
+    """An operation without query parameters: any is refused (422)."""
 
 
 class TicketPath(ma.Schema):
@@ -332,3 +389,8 @@ class EventOut(ma.Schema):
     actor_label = fields.String(required=True)
     data = fields.Dict(required=True)
     created_at = fields.DateTime(required=True)
+
+
+class EventPage(ma.Schema):
+    items = fields.List(fields.Nested(EventOut), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)

@@ -18,6 +18,7 @@ from itilflow.api import schemas as s
 from itilflow.api.auth import current_actor
 from itilflow.api.errors import API_PREFIX, error_docs
 from itilflow.domain.access import Actor
+from itilflow.domain.errors import InvalidTransition, ValidationError
 from itilflow.models import Ticket, TicketEvent, User, problem_incidents
 from itilflow.runtime import db, runtime, utcnow
 from itilflow.services import known, ticket_pages, tickets
@@ -152,11 +153,16 @@ class TicketList(MethodView):
         """List the tickets the caller may see
 
         Newest first, a page at a time: pass ``next_cursor`` as ``cursor`` for the next page
-        (it is null on the last). Unknown query parameters are refused (422)."""
+        (it is null on the last). A filter repeated matches any of its values
+        (``state=new&state=assigned``); filters of different names must all match. Unknown query
+        parameters, a single-valued one given twice, and a value no ticket can have (an
+        unknown kind, state or system) are refused (422)."""
         _, actor = current_actor()
         session, rules, now = db(), runtime().rules, utcnow()
+        several = {name: tuple(value) if isinstance(value, list) else value
+                   for name, value in filters.items()}
         rows, next_cursor = tickets.list_tickets(
-            session, rules, actor, tickets.TicketFilters(**filters), cursor=cursor, limit=limit)
+            session, rules, actor, tickets.TicketFilters(**several), cursor=cursor, limit=limit)
         ticket_pages.attach_related(session, rows)  # the page's systems and users, not per row
         links = links_of(session, rules, [t.id for t in rows])
         paging = paging_of_many(session, rows)
@@ -170,6 +176,7 @@ class TicketList(MethodView):
 
 @blp.route("/tickets/<ticket_id>")
 class TicketOne(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, s.TicketOut)
     @errors(401, 404)
     def get(self, ticket_id):
@@ -190,35 +197,58 @@ class Transitions(MethodView):
 
         One of the ticket's ``available_transitions``, e.g.
         ``{"trigger": "reclassify", "layer": "application", "version": 3}``. Not permitted by
-        the matrix: 403; not valid in the state, or a stale ``version``: 409; a field the trigger
-        does not take: 422."""
+        the matrix: 403; not valid in the state, or a stale ``version``: 409; a trigger the
+        ticket's workflow does not have, or a field the trigger does not take: 422."""
         user, actor = current_actor()
         session, rules, now = db(), runtime().rules, utcnow()
         fields = dict(data)
         trigger = fields.pop("trigger")
         version = fields.pop("version", None)
-        ticket = tickets.fire_transition(session, rules, user, actor, ticket_id, trigger, fields,
-                                         now=now, version=version)
+        try:
+            ticket = tickets.fire_transition(session, rules, user, actor, ticket_id, trigger,
+                                             fields, now=now, version=version)
+        except InvalidTransition as exc:
+            if "trigger" not in exc.errors:
+                raise
+            # a name the ticket's workflow does not have at all is a bad value of a field
+            # (422); a trigger of the workflow that does not apply in the state stays a 409
+            raise ValidationError(exc.message, exc.errors) from None
         return ticket_view(session, rules, actor, ticket, now)
+
+
+#: the history's two shapes: the whole list (the contract's), or a page when asked for one
+EVENTS_ANSWER = {"description": "The history: a list, or with `limit`/`cursor` a page",
+                 "content": {"application/json": {"schema": {"oneOf": [
+                     {"type": "array", "items": s.EventOut}, s.EventPage]}}}}
 
 
 @blp.route("/tickets/<ticket_id>/events")
 class Events(MethodView):
+    @blp.arguments(s.EventQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, s.EventOut(many=True))
+    @blp.doc(responses={"200": EVENTS_ANSWER})
     @errors(401, 404)
-    def get(self, ticket_id):
+    def get(self, ticket_id, cursor=None, limit=None):
         """The ticket's history
 
         Oldest first: every transition, hand-over, assignment, comment, consultation and
-        page."""
+        page. Without ``limit`` and ``cursor``: all of it, as a list. With ``limit`` (1-200)
+        or ``cursor``: a page ``{items, next_cursor}`` (50 by default); pass ``next_cursor``
+        as ``cursor`` for the next one (null on the last)."""
         _, actor = current_actor()
         session, rules = db(), runtime().rules
         ticket = tickets.get_ticket(session, rules, actor, ticket_id)
-        return [event_view(session, e) for e in tickets.events_of(session, ticket)]
+        if cursor is None and limit is None:
+            # the shape clients of the contract read: the whole history
+            return [event_view(session, e) for e in tickets.events_of(session, ticket)]
+        rows, next_cursor = tickets.events_page(session, ticket, cursor=cursor, limit=limit or 50)
+        return jsonify(s.EventPage().dump({"items": [event_view(session, e) for e in rows],
+                                           "next_cursor": next_cursor}))
 
 
 @blp.route("/tickets/<ticket_id>/comments")
 class Comments(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, s.EventOut(many=True))
     @errors(401, 404)
     def get(self, ticket_id):

@@ -406,7 +406,7 @@ def get_ticket(session: Session, rules: Rules, actor_ctx: Actor, ref: Any, *,
     if isinstance(ref, int) and not isinstance(ref, bool):
         ticket_id = ref
     elif isinstance(ref, str):
-        if ref.isdigit() and len(ref) < 13:
+        if ref.isascii() and ref.isdigit() and len(ref) < 13:  # not "²" (int() refuses it)
             ticket_id = int(ref)
         else:
             match = NUMBER_RE.match(ref.upper())
@@ -456,16 +456,46 @@ def events_of(session: Session, ticket: Ticket) -> list[TicketEvent]:
     ))
 
 
+def events_page(session: Session, ticket: Ticket, *, cursor: str | None = None, limit: int = 50
+                ) -> tuple[list[TicketEvent], str | None]:
+    """A page of the history, oldest first, keyset-paginated on ``seq`` (the unique
+    ``(ticket_id, seq)`` index): a long history is read a page at a time."""
+    after = _cursor_decode(cursor)
+    query = select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+    if after is not None:
+        query = query.where(TicketEvent.seq > after)
+    rows = list(session.scalars(query.order_by(TicketEvent.seq).limit(limit + 1)))
+    next_cursor = _cursor_encode(rows[limit - 1].seq) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+#: a filter's value: one, or several (a ticket matches any of them)
+FilterValues = str | tuple[str, ...] | None
+
+
 @dataclass(frozen=True)
 class TicketFilters:
-    kind: str | None = None
-    state: str | None = None
-    party: str | None = None
-    layer: str | None = None
-    system: str | None = None
-    priority: str | None = None
+    """Every filter but ``q`` and ``assignee_id`` takes one value or several (any matches)."""
+
+    kind: FilterValues = None
+    state: FilterValues = None
+    party: FilterValues = None
+    layer: FilterValues = None
+    system: FilterValues = None
+    priority: FilterValues = None
     q: str | None = None
     assignee_id: int | None = None
+
+
+def _values(value: FilterValues) -> tuple[str, ...]:
+    """A filter's values without blanks and repeats (one string is one value)."""
+    return tuple(dict.fromkeys(v for v in ((value,) if isinstance(value, str) else value or ())
+                               if v))
+
+
+def _any_of(column, values: tuple[str, ...]):
+    """``=`` for one value, so the common case keeps its index plan; ``IN`` for several."""
+    return column == values[0] if len(values) == 1 else column.in_(values)
 
 
 def _cursor_decode(cursor: str | None) -> int | None:
@@ -498,38 +528,75 @@ def visible_to(query, actor_ctx: Actor):
     return query if clause is None else query.where(clause)
 
 
+def _filter_clauses(session: Session, rules: Rules, actor_ctx: Actor, filters: TicketFilters,
+                    errors: dict[str, list[str]]) -> list[Any]:
+    """The WHERE clauses of the multi-valued filters. A value no ticket can have (a kind,
+    state, layer, ... that does not exist, a system the actor cannot see) goes to ``errors``,
+    named, as an unknown field does: never an empty page that looks like an answer."""
+    clauses: list[Any] = []
+
+    def one_of(name: str, column: Any, values: tuple[str, ...], known: Any, reason: str) -> None:
+        if values:
+            if any(v not in known for v in values):
+                errors[name] = [reason]
+            clauses.append(_any_of(column, values))
+
+    kinds = _values(filters.kind)
+    one_of("kind", Ticket.kind, kinds, rules.workflows,
+           "Must be one of: " + ", ".join(rules.workflows) + ".")
+    states = sorted({s for kind, workflow in rules.workflows.items()
+                     if not kinds or kind in kinds for s in workflow.states})
+    one_of("state", Ticket.state, _values(filters.state), states,
+           f"Not a state of {' or '.join(kinds) if kinds else 'any kind'}; one of: "
+           + ", ".join(states) + ".")
+    one_of("party", Ticket.responsible_party, _values(filters.party), {p.value for p in Party},
+           "Must be customer or provider.")
+    one_of("priority", Ticket.priority, _values(filters.priority), PRIORITIES, "Must be P1 to P5.")
+    layers = _values(filters.layer)
+    if layers:
+        clauses.append(_layer_clause(layers, errors))
+    systems = _system_ids(session, actor_ctx, _values(filters.system), errors)
+    if systems:
+        clauses.append(_any_of(Ticket.system_id, systems))
+    if filters.assignee_id is not None:
+        clauses.append(Ticket.assignee_id == filters.assignee_id)
+    return clauses
+
+
+def _layer_clause(layers: tuple[str, ...], errors: dict[str, list[str]]) -> Any:
+    """Tickets on any of ``layers``; ``unknown`` is a ticket whose layer is not known yet."""
+    if any(v not in {*(layer.value for layer in Layer), "unknown"} for v in layers):
+        errors["layer"] = ["Must be a layer or unknown."]
+    named = tuple(v for v in layers if v != "unknown")
+    either = ([Ticket.layer.is_(None)] if "unknown" in layers else []) + \
+        ([_any_of(Ticket.layer, named)] if named else [])
+    return or_(*either)
+
+
+def _system_ids(session: Session, actor_ctx: Actor, keys: tuple[str, ...],
+                errors: dict[str, list[str]]) -> tuple[int, ...]:
+    """The ids of the systems ``keys`` names; one the actor may not see is as unknown to it as
+    one that does not exist (the same 422: a key of another organisation is not revealed)."""
+    ids: list[int] = []
+    unknown: list[str] = []
+    for key in keys:
+        try:
+            ids.append(directory.system_for(session, actor_ctx, key).id)
+        except NotFound:
+            unknown.append(key)
+    if unknown:
+        errors["system"] = [f"No such system: {', '.join(unknown)}."]
+    return tuple(ids)
+
+
 def list_tickets(session: Session, rules: Rules, actor_ctx: Actor, filters: TicketFilters, *,
                  cursor: str | None = None, limit: int = 50) -> tuple[list[Ticket], str | None]:
     """Newest first, keyset-paginated on id: the cost of a page does not grow with the table."""
-    errors: dict[str, list[str]] = {}
     # the rows alone: joining each row's system and users is a join of eight tables that
     # PostgreSQL re-plans on every page; the caller attaches them per page (ticket_pages)
     query = visible_to(select(Ticket).options(*ticket_pages.PAGE_LOADING), actor_ctx)
-    if filters.kind:
-        if filters.kind not in rules.workflows:
-            errors["kind"] = ["Must be one of: " + ", ".join(rules.workflows) + "."]
-        query = query.where(Ticket.kind == filters.kind)
-    if filters.state:
-        query = query.where(Ticket.state == filters.state)
-    if filters.party:
-        if filters.party not in {p.value for p in Party}:
-            errors["party"] = ["Must be customer or provider."]
-        query = query.where(Ticket.responsible_party == filters.party)
-    if filters.layer:
-        if filters.layer == "unknown":
-            query = query.where(Ticket.layer.is_(None))
-        else:
-            if filters.layer not in {layer.value for layer in Layer}:
-                errors["layer"] = ["Must be a layer or unknown."]
-            query = query.where(Ticket.layer == filters.layer)
-    if filters.system:
-        query = query.join(System, Ticket.system_id == System.id).where(System.key == filters.system)
-    if filters.priority:
-        if filters.priority not in PRIORITIES:
-            errors["priority"] = ["Must be P1 to P5."]
-        query = query.where(Ticket.priority == filters.priority)
-    if filters.assignee_id is not None:
-        query = query.where(Ticket.assignee_id == filters.assignee_id)
+    errors: dict[str, list[str]] = {}
+    query = query.where(*_filter_clauses(session, rules, actor_ctx, filters, errors))
     if filters.q:
         q = filters.q.strip()[:200]
         match = NUMBER_RE.match(q.upper())

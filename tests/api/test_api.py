@@ -86,7 +86,7 @@ def test_transition_field_errors_are_422_and_write_nothing(api, rt):
         r = api.post(f"/tickets/{t['id']}/transitions", "agent@sit.test", body)
         assert r.status_code == 422, (body, r.json)
         assert r.json["errors"], r.json
-    assert api.fire("agent@sit.test", t["id"], "no_such_trigger").status_code == 409
+    assert api.fire("agent@sit.test", t["id"], "no_such_trigger").status_code == 422
     assert count(rt, TicketEvent) == before
     assert api.get(f"/tickets/{t['id']}", "agent@sit.test").json["state"] == "new"
 
