@@ -95,6 +95,6 @@ def _int_arg(name: str) -> int | None:
     raw = request.args.get(name)
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    if not raw.isdecimal() or len(raw) > 12:
         raise ValidationError(f"{name} must be a whole number.", {name: ["A whole number."]})
     return int(raw)

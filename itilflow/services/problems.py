@@ -46,7 +46,7 @@ def _words(*texts: str | None) -> set[str]:
     found: set[str] = set()
     for text in texts:
         found |= {w.lower() for w in WORD_RE.findall(text or "")}
-    return {w for w in found if w not in STOPWORDS and not w.isdigit()}
+    return {w for w in found if w not in STOPWORDS and not w.isdecimal()}
 
 
 def _kind(ticket: Ticket, kind: str, name: str) -> None:

@@ -143,7 +143,7 @@ def _filtered(query, filters: QueueFilters, actor_ctx: Actor):
             query = query.where(Ticket.assignee_id == actor_ctx.user_id)
         elif filters.assignee == "none":
             query = query.where(Ticket.assignee_id.is_(None))
-        elif filters.assignee.isdigit() and 0 < int(filters.assignee[:12]) <= tickets.MAX_ID:
+        elif filters.assignee.isdecimal() and 0 < int(filters.assignee[:12]) <= tickets.MAX_ID:
             query = query.where(Ticket.assignee_id == int(filters.assignee))
         else:
             errors["assignee"] = ["me, none or a user id."]

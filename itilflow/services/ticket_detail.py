@@ -132,7 +132,7 @@ def comment_resubmitted(session: Session, rules: Rules, actor_ctx: Actor, user: 
     one their form showed): the same form sent twice (a double click, the back button). The
     ticket's row is locked first on PostgreSQL, so a concurrent twin waits until the first one
     commits and then finds it. Without ``seen`` nothing counts as a resubmit."""
-    if not isinstance(seen, str) or not seen.isdigit() or len(seen) > 12:
+    if not isinstance(seen, str) or not seen.isdecimal() or len(seen) > 12:
         return False
     ticket = tickets.get_ticket(session, rules, actor_ctx, ticket_ref, for_update=True)
     try:

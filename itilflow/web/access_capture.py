@@ -90,7 +90,7 @@ def _session_user() -> User | None:
 def _ticket_number(session, ref: str) -> tuple[str, int] | None:
     rules = runtime().rules
     ticket_id = None
-    if ref.isdigit() and len(ref) < 13:
+    if ref.isdecimal() and len(ref) < 13:
         ticket_id = int(ref)
     else:
         match = NUMBER_RE.match(ref.upper())

@@ -262,7 +262,7 @@ def _row_errors(errors: dict[str, list[str]], row_of: list[int]) -> dict[str, li
     out: dict[str, list[str]] = {}
     for key, messages in errors.items():
         parts = key.split(".")
-        if parts[0] == "levels" and len(parts) >= 2 and parts[1].isdigit() \
+        if parts[0] == "levels" and len(parts) >= 2 and parts[1].isdecimal() \
                 and int(parts[1]) < len(row_of):
             field = {"delay_seconds": "delay"}.get(parts[2], parts[2]) if len(parts) > 2 \
                 else "row"
@@ -411,7 +411,7 @@ def tokens():
     if request.method == "POST" and form.get("form") == "revoke":
         raw = form.get("token_id", "")
         try:
-            if not raw.isdigit() or len(raw) > 12:
+            if not raw.isdecimal() or len(raw) > 12:
                 raise NotFound("No such token.")
             directory.require_admin(actor())
             directory.revoke_token(db(), int(raw), user=actor_user(), now=utcnow())

@@ -159,7 +159,7 @@ def bulk_assign():
     ctx = actor()
     numbers = [n for n in request.form.getlist("ticket")[:200] if n]
     target = request.form.get("assignee") or "me"
-    assignee = me().id if target == "me" else int(target) if target.isdigit() and len(target) < 12 \
+    assignee = me().id if target == "me" else int(target) if target.isdecimal() and len(target) < 12 \
         else target
     back = request.form.get("back") or url_for("agent.queue")
     if not back.startswith("/") or back.startswith("//"):

@@ -25,7 +25,7 @@ class SessionUser(UserMixin):
 
 def load_user(user_id: str) -> SessionUser | None:
     raw_id, _sep, stamp = user_id.partition(":")
-    if not raw_id.isdigit() or len(raw_id) > 18:
+    if not raw_id.isdecimal() or len(raw_id) > 18:
         return None
     user = db().get(User, int(raw_id))
     if user is None or not user.active or user.credential_stamp != stamp:

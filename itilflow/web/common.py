@@ -225,4 +225,4 @@ def init_limiter(app: Flask) -> Limiter:
 def _multiply(limit: str, factor: int) -> str:
     """``10 per minute`` -> ``50 per minute``; anything else is kept."""
     head, sep, tail = limit.strip().partition(" ")
-    return f"{int(head) * factor}{sep}{tail}" if head.isdigit() else limit
+    return f"{int(head) * factor}{sep}{tail}" if head.isdecimal() else limit

@@ -43,7 +43,7 @@ def index():
 def read():
     """Mark the chosen notifications read (or all, with ``all``), for the whole team."""
     ids = None if request.form.get("all") else \
-        [int(v) for v in request.form.getlist("id") if v.isdigit() and len(v) < 11]
+        [int(v) for v in request.form.getlist("id") if v.isdecimal() and len(v) < 11]
     marked = notifications.mark_read(db(), actor(), ids, now=utcnow())
     flash(_("Marked as read: %(n)s.", n=marked), "ok")
     return redirect(url_for("inbox.index"))

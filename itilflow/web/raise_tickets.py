@@ -116,7 +116,7 @@ def _incident_ids(raw: str) -> tuple[list[int | str], list[str]]:
         match = tickets.NUMBER_RE.match(token.upper())
         if match and match.group(1) == prefix:
             ids.append(int(match.group(2)))
-        elif token.isdigit() and len(token) <= 12:
+        elif token.isdecimal() and len(token) <= 12:
             ids.append(int(token))
         else:
             ids.append(token)

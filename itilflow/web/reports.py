@@ -164,7 +164,7 @@ def access_log_page():
     filters = access_log.parse_filters(request.args)
     before = request.args.get("before", "")
     entries, next_before = access_log.list_entries(
-        session, actor, filters, before_seq=int(before) if before.isdigit() and len(before) < 13
+        session, actor, filters, before_seq=int(before) if before.isdecimal() and len(before) < 13
         else None, limit=100)
     verified = None
     if request.args.get("verify") == "1":

@@ -148,9 +148,9 @@ def _form_data(spec: TransitionSpec, form) -> dict[str, Any]:
             continue
         raw = raw.strip()
         if field.type == "user":
-            data[field.name] = int(raw) if raw.isdigit() and len(raw) < 12 else raw
+            data[field.name] = int(raw) if raw.isdecimal() and len(raw) < 12 else raw
         elif field.type == "int":
-            data[field.name] = int(raw) if raw.lstrip("-").isdigit() and len(raw) < 12 else raw
+            data[field.name] = int(raw) if raw.lstrip("-").isdecimal() and len(raw) < 12 else raw
         elif field.type == "datetime":
             data[field.name] = local_to_utc_iso(raw)
         else:
@@ -166,7 +166,7 @@ def fire(number: str, trigger: str):
     ticket = tickets.get_ticket(db(), rules, ctx, number)
     version_raw = request.form.get("version", "")
     # a version that is not a number goes to the service as given: it refuses it (422)
-    version = int(version_raw) if version_raw.isdigit() and len(version_raw) < 19 \
+    version = int(version_raw) if version_raw.isdecimal() and len(version_raw) < 19 \
         else (version_raw or None)
     try:
         spec = rules.workflow(ticket.kind).spec_for(

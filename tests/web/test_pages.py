@@ -394,3 +394,20 @@ def test_a_date_before_year_one_in_utc_is_a_422_not_a_500(app, world, login):
         "planned_start": "0001-01-01T00:30", "planned_end": "2026-12-04T01:30"})
     assert answer.status_code == 422
     assert "Give an offset" in answer.get_data(as_text=True)   # the field says why
+
+
+def test_digits_that_are_no_numbers_are_refused_not_500(app, world, rt, login):
+    """'²' is a digit to str.isdigit() but int() refuses it: every number read from a form or
+    an address goes through str.isdecimal()."""
+    number = _submit(rt, layer="operating_system")
+    sit = login("agent@sit.test")
+    page = sit.get(f"/tickets/{number}").get_data(as_text=True)
+    assert sit.get("/tickets/²").status_code == 404
+    stale = sit.post(f"/tickets/{number}/transitions/assign", data={
+        "csrf_token": csrf_of(page), "version": "²", "assignee": "²"})
+    assert stale.status_code in (403, 409, 422)
+    assert sit.get("/agent?queue=triage&assignee=²").status_code in (200, 422)
+    assert sit.post("/notifications/read", data={"csrf_token": csrf_of(page), "id": "²"}
+                    ).status_code in (302, 303)
+    admin = login("admin@sit.test")
+    assert admin.get("/admin/access-log?before=²").status_code in (200, 422)
