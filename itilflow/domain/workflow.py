@@ -34,13 +34,15 @@ GATES = frozenset({"consulted", "approvals", "open_consultation", "consultable",
 #: whom a ``notify`` point tells: the I parties (footnote 5: only on deviations), the R or A
 #: party of the cell, or the reporter's party (an answer is needed from them)
 NOTIFY_TARGETS = frozenset({"I", "R", "A", "reporter"})
-#: whom a waiting state waits for: a comment from them is news for the party working it
+#: whom a waiting state waits for: a comment from them is news for the party working it, and
+#: fires the state's ``answered_by`` trigger where it names one (the answer resumes the work)
 WAITS_FOR = frozenset({"reporter"})
 _TRANSITION_KEYS = frozenset(
     {"trigger", "label", "source", "dest", "allowed", "fields", "gate", "activity", "notify",
      "when", "description"}
 )
-_STATE_KEYS = frozenset({"label", "final", "sla", "description", "category", "waits_for"})
+_STATE_KEYS = frozenset({"label", "final", "sla", "description", "category", "waits_for",
+                         "answered_by"})
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class StateSpec:
     sla_paused: bool = False
     category: str = "open"  # open | waiting | resolved | done
     waits_for: str | None = None  # "reporter": the ticket waits for the reporter's answer
+    answered_by: str | None = None  # the trigger that answer fires (it leaves the state)
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,7 @@ class _Loader:
             raise self.fail(f"initial state {initial!r} is not declared", f"initial: {initial}")
         transitions = tuple(self.transition(raw, states, activity) for raw in data["transitions"])
         self.check_graph(states, initial, transitions)
+        self.check_answers(states, transitions)
         return Workflow(
             name=str(data["name"]), kind=str(data["kind"]), prefix=str(data["prefix"]),
             activity=activity, initial=initial, states=states, transitions=transitions,
@@ -233,11 +237,15 @@ class _Loader:
             if waits_for is not None and waits_for not in WAITS_FOR:
                 raise self.fail(f"state {name!r}: waits_for must be one of: "
                                 f"{', '.join(sorted(WAITS_FOR))}", f"{name}:")
+            answered_by = attrs.get("answered_by")
+            if answered_by is not None and (waits_for is None or not isinstance(answered_by, str)):
+                raise self.fail(f"state {name!r}: answered_by names a trigger, and needs "
+                                "waits_for (whose answer fires it)", f"{name}:")
             states[str(name)] = StateSpec(
                 name=str(name), label=str(attrs.get("label", name)), final=final,
                 sla_paused=sla == "paused",
                 category=str(attrs.get("category", "done" if final else "open")),
-                waits_for=waits_for,
+                waits_for=waits_for, answered_by=answered_by,
             )
         return states
 
@@ -352,6 +360,27 @@ class _Loader:
                 raise self.fail(f"state {name!r} is final but has transitions out", f"{name}:")
         if not any(s.final for s in states.values()):
             raise self.fail("no final state")
+
+    def check_answers(self, states: dict[str, StateSpec],
+                      transitions: tuple[TransitionSpec, ...]) -> None:
+        """A state's ``answered_by`` trigger must leave it and be allowed for whom it waits for:
+        the answer fires it as the one who answers, through the normal transition path."""
+        for name, spec in states.items():
+            trigger = spec.answered_by
+            if trigger is None:
+                continue
+            near = f"answered_by: {trigger}"
+            named = [t for t in transitions if t.trigger == trigger]
+            if not named:
+                raise self.fail(f"state {name!r}: answered_by {trigger!r} is not a trigger of "
+                                "this workflow", near)
+            leaving = [t for t in named if name in t.sources]
+            if not leaving or any(t.dest in (None, name) for t in leaving):
+                raise self.fail(f"state {name!r}: answered_by {trigger!r} must lead out of "
+                                f"{name!r}", near)
+            if any(spec.waits_for not in t.allowed for t in leaving):
+                raise self.fail(f"state {name!r}: answered_by {trigger!r} must be allowed for "
+                                f"{spec.waits_for!r}, whose answer fires it", near)
 
 
 def load_workflow(path: str | Path, matrix: RaciMatrix | None = None) -> Workflow:

@@ -60,6 +60,9 @@ def message_text(payload: dict[str, Any], rules: Rules | None = None,
         return translate("%(ticket)s: %(actor)s answered your question: \"%(comment)s\" It is "
                          "still %(state)s until you resume work.",
                          comment=payload.get("comment"), **values)
+    if event == "customer_answered" and payload.get("comment"):
+        return translate("%(ticket)s: %(actor)s answered your question: \"%(comment)s\" It is "
+                         "%(state)s again.", comment=payload["comment"], **values)
     return " ".join([_what_happened(payload, label, values, translate),
                      *_comment(payload, translate)])
 

@@ -716,6 +716,17 @@ def fire_transition(session: Session, rules: Rules, actor: User, actor_ctx: Acto
     ticket_fx = ticket_facts(session, ticket)
     spec = access.authorise_fire(rules.matrix, workflow, ticket_fx, actor_ctx, trigger)
     values = _parse_fields(session, rules, ticket, spec, data)
+    return _fire(session, rules, actor, actor_ctx, ticket, ticket_fx, spec, values, now=now)
+
+
+def _fire(session: Session, rules: Rules, actor: User, actor_ctx: Actor, ticket: Ticket,
+          ticket_fx: TicketFacts, spec: TransitionSpec, values: dict[str, Any], *,
+          now: datetime, notice: dict[str, Any] | None = None) -> Ticket:
+    """Take a step the actor may take (``access.authorise_fire``) with its validated fields on
+    the locked ticket; ``notice``: what the notification carries beyond them (an answer given
+    as a comment, which the history keeps as the comment)."""
+    workflow: Workflow = rules.workflow(ticket.kind)
+    trigger = spec.trigger
     from_state = ticket.state
     to_state = workflow.next_state(from_state, trigger, ticket_fx.fields)
     event_data: dict[str, Any] = {k: v for k, v in values.items()
@@ -776,7 +787,8 @@ def fire_transition(session: Session, rules: Rules, actor: User, actor_ctx: Acto
         deviation = trigger in ("reject", "reopen", "cancel") or values.get("outcome") in (
             "failed", "backed_out")
         _notify_informed(session, rules, ticket, event=trigger, now=now, deviation=deviation,
-                         actor=actor, data=_notice_data(values, from_state, to_state, handover),
+                         actor=actor, data={**_notice_data(values, from_state, to_state,
+                                                           handover), **(notice or {})},
                          targets=spec.notify or ("I",),
                          also=(Party(handover[1]),) if handover else ())
     _after_change(session, rules, ticket, now, trigger)
@@ -796,20 +808,32 @@ def _notice_data(values: dict[str, Any], from_state: str, to_state: str,
     return data
 
 
-def _notify_reply(session: Session, rules: Rules, ticket: Ticket, actor: User, actor_ctx: Actor,
-                  body: str, *, now: datetime) -> None:
+def _take_answer(session: Session, rules: Rules, ticket: Ticket, actor: User, actor_ctx: Actor,
+                 body: str, *, now: datetime) -> None:
     """A comment from the side a waiting ticket waits for (``waits_for: reporter``) is the
-    answer it waits for: tell the party working it. The ticket stays where it is; going back
-    to work is the working party's ``resume``."""
-    state = rules.workflow(ticket.kind).states.get(ticket.state)
+    answer it waits for. Where the commenter may fire the state's ``answered_by`` trigger, the
+    comment fires it: back to work, the SLA clock running again, the working party told with
+    the answer. Otherwise (e.g. the customer's agent answering) the working party is only told
+    (``reply``) and going back to work is its ``resume``."""
+    workflow = rules.workflow(ticket.kind)
+    state = workflow.states.get(ticket.state)
     if state is None or state.waits_for != "reporter" or \
             actor_ctx.party is not _reporter_party(ticket):
         return
-    if access.holds(actor_ctx, facts(ticket), rules.matrix.cell(ticket.activity, ticket.layer),
-                    "R"):
+    ticket_fx = ticket_facts(session, ticket)
+    if access.holds(actor_ctx, ticket_fx, rules.matrix.cell(ticket.activity, ticket.layer), "R"):
         return  # the working party's own note
-    _notify_informed(session, rules, ticket, event="reply", now=now, deviation=False,
-                     actor=actor, data={"comment": body}, targets=("R",))
+    try:
+        spec = access.authorise_fire(rules.matrix, workflow, ticket_fx, actor_ctx,
+                                     state.answered_by) if state.answered_by else None
+    except (NotPermitted, InvalidTransition):
+        spec = None
+    if spec is not None:
+        _fire(session, rules, actor, actor_ctx, ticket, ticket_fx, spec, {"comment": None},
+              now=now, notice={"comment": body})
+    else:
+        _notify_informed(session, rules, ticket, event="reply", now=now, deviation=False,
+                         actor=actor, data={"comment": body}, targets=("R",))
 
 
 def _apply_state(workflow: Workflow, ticket: Ticket, from_state: str, to_state: str,
@@ -876,8 +900,8 @@ def add_comment(session: Session, rules: Rules, actor: User, actor_ctx: Actor, t
     text = clean_text(body, "body", required=True)
     if actor_ctx.role is Role.ADMIN:
         raise NotPermitted("Admins do not comment on tickets.")
+    _take_answer(session, rules, ticket, actor, actor_ctx, text, now=now)  # first: the step
     ticket.updated_at = now
     session.flush()
-    _notify_reply(session, rules, ticket, actor, actor_ctx, text, now=now)
     return append_event(session, ticket, kind="comment", actor=actor, now=now,
                         data={"body": text})

@@ -338,6 +338,8 @@ DA: dict[str, str] = {
     "Wait for customer": "Vent på kunden",
     "Wait for supplier": "Vent på leverandøren",
     "Resume work": "Genoptag arbejdet",
+    "Customer answered": "Kunden har svaret",
+    "Your answer": "Dit svar",
     "Resolve": "Løs",
     "Confirm resolution": "Bekræft løsningen",
     "Reject resolution": "Afvis løsningen",
@@ -521,6 +523,9 @@ DA: dict[str, str] = {
     "%(actor)s is waiting for your answer on %(ticket)s.":
         "%(actor)s venter på jeres svar på %(ticket)s.",
     "Answer with a comment on the ticket.": "Svar med en kommentar på sagen.",
+    "%(ticket)s: %(actor)s answered your question: \"%(comment)s\" It is %(state)s again.":
+        "%(ticket)s: %(actor)s har svaret på jeres spørgsmål: \"%(comment)s\" Den er %(state)s "
+        "igen.",
     "%(ticket)s was handed over to your organisation by %(actor)s (\"%(action)s\"): it now "
     "works it.":
         "%(ticket)s er overdraget til jeres organisation af %(actor)s (\"%(action)s\"): I "

@@ -100,13 +100,18 @@ def test_the_customers_answer_by_comment_tells_the_working_party(session, rules,
     inbox.new()
     comment(session, rules, world, "agent@sit.test", ticket, "The working party's own note.")
     assert inbox.new() == []
+    assert ticket.state == "waiting_customer"
+    # the reporter's answer puts the ticket back to work (tests/services/test_customer_reply.py)
     comment(session, rules, world, "rep@gst.test", ticket, "Logs attached.")
-    assert inbox.new() == [("SIT", "provider", "reply")]
-    assert inbox.payloads("reply")[0]["comment"] == "Logs attached."
-    # the customer's agent answers for the customer too
+    assert inbox.new() == [("SIT", "provider", "customer_answered")]
+    assert inbox.payloads("customer_answered")[0]["comment"] == "Logs attached."
+    assert ticket.state == "in_progress"
+    # the customer's agent may answer for the customer: SIT is told, resuming stays its step
+    fire(session, rules, world, "agent@sit.test", ticket, "wait_for_customer",
+         comment="And the config?")
+    inbox.new()
     comment(session, rules, world, "agent@gst.test", ticket, "And the config.")
     assert inbox.new() == [("SIT", "provider", "reply")]
-    # no state changes behind the working party's back: resuming is its step
     assert ticket.state == "waiting_customer"
     fire(session, rules, world, "agent@sit.test", ticket, "resume")
     comment(session, rules, world, "rep@gst.test", ticket, "Thanks.")

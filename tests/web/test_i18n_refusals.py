@@ -188,10 +188,9 @@ def test_waiting_for_the_customer_and_its_answer_in_both_languages(app, rt, worl
     assert (f"agent@sit.test is waiting for your answer on {ticket}: \"Please send the logs.\" "
             "Answer with a comment on the ticket.") in _inbox(login, "agent@gst.test", "en")
     assert (f"{ticket}: rep@gst.test har svaret på jeres spørgsmål: \"Logs attached.\" Den er "
-            "stadig Venter på kunden, indtil I genoptager arbejdet.") in \
-        _inbox(login, "boss@sit.test", "da")
-    assert (f"{ticket}: rep@gst.test answered your question: \"Logs attached.\" It is still "
-            "Waiting for customer until you resume work.") in _inbox(login, "boss@sit.test", "en")
+            "I gang igen.") in _inbox(login, "boss@sit.test", "da")
+    assert (f"{ticket}: rep@gst.test answered your question: \"Logs attached.\" It is In "
+            "progress again.") in _inbox(login, "boss@sit.test", "en")
 
 
 def test_a_hand_over_is_told_to_the_party_that_has_it_now(app, rt, world, login):
