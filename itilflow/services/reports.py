@@ -18,6 +18,7 @@ from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from itilflow.domain import access
 from itilflow.domain import report as fig
 from itilflow.domain.access import Actor
 from itilflow.domain.errors import NotFound, NotPermitted, ValidationError
@@ -483,6 +484,12 @@ def correct_outage(session: Session, rules: Rules, actor: User, actor_ctx: Actor
     ticket = ticket_service.get_ticket(session, rules, actor_ctx, ticket_ref, for_update=True)
     if ticket.kind != "incident":
         raise ValidationError("Only incidents record outages.", {"ticket": ["Not an incident."]})
+    # the availability figures are the working party's to correct: a customer's agent may not
+    # move SIT's outage on the infrastructure, nor SIT the customer's on its application
+    cell = rules.matrix.cell(ticket.activity, ticket.layer)
+    facts = ticket_service.ticket_facts(session, ticket)
+    if not any(access.holds(actor_ctx, facts, cell, letter) for letter in ("R", "A")):
+        raise NotPermitted("Only the party working this incident corrects its outage.")
     errors: dict[str, list[str]] = {}
     new_start, new_end = _parse_instant(start), _parse_instant(end) if end is not None else None
     if new_start is None:

@@ -158,6 +158,14 @@ def test_outage_correction_over_the_api(app, rt, world):
     ancient = client.put(url, json={"start": "0001-01-01T00:00:00+00:00", "reason": "typo"},
                          headers={"Authorization": f"Bearer {agent}"})
     assert ancient.status_code == 422 and "start" in ancient.get_json()["errors"]
+    # the customer's agent sees the incident (kort is GST's) but SIT works it: not theirs
+    s = rt.session_factory()
+    gst_agent = directory.create_token(s, directory.user_by_email(s, "agent@gst.test"),
+                                       now=datetime.now(UTC))
+    s.commit()
+    s.close()
+    assert client.put(url, json=body, headers={"Authorization": f"Bearer {gst_agent}"}
+                      ).status_code == 403
     after = client.get(f"/api/v1/tickets/{made['id']}/events",
                        headers={"Authorization": f"Bearer {agent}"}).get_json()
     after = after["items"] if isinstance(after, dict) else after
