@@ -9,6 +9,8 @@ postgresql://postgres@127.0.0.1:5432/postgres), ITILFLOW_TEST_BACKENDS (default
 from __future__ import annotations
 
 import os
+import socketserver
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -174,3 +176,41 @@ class World:
 @pytest.fixture
 def world(rt) -> World:
     return World(rt).build()
+
+
+# --- a real SMTP server on loopback (smtplib talks to it over TCP) -------------------------
+
+class _Smtp(socketserver.StreamRequestHandler):
+    """Just enough SMTP: EHLO, MAIL, RCPT, DATA, QUIT; records each message."""
+
+    def handle(self):
+        self.wfile.write(b"220 test\r\n")
+        mail = {"rcpt": [], "data": b""}
+        while line := self.rfile.readline():
+            cmd = line.strip().upper()
+            if cmd.startswith(b"RCPT"):
+                mail["rcpt"].append(line.split(b":", 1)[1].strip().strip(b"<>").decode())
+                self.wfile.write(b"250 ok\r\n")
+            elif cmd == b"DATA":
+                self.wfile.write(b"354 go\r\n")
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                    mail["data"] += chunk
+                self.server.mails.append(mail)
+                mail = {"rcpt": [], "data": b""}
+                self.wfile.write(b"250 queued\r\n")
+            elif cmd == b"QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 ok\r\n")
+
+
+@pytest.fixture
+def smtp_server():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Smtp)
+    server.daemon_threads = True
+    server.mails = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()

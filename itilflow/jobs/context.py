@@ -50,7 +50,7 @@ class JobContext:
     rules: Rules
     settings: Settings
     post: Callable[[str, bytes, dict[str, str]], HttpAnswer] = http_post
-    send_mail: Callable[[list[str], str, str], None] | None = None
+    send_mail: Callable[..., None] | None = None  # (to, subject, text, attachments=())
     extra: dict = field(default_factory=dict)
 
 
@@ -58,12 +58,18 @@ def smtp_sender(settings: Settings) -> Callable[[list[str], str, str], None] | N
     if not settings.smtp_host:
         return None
 
-    def send(to: list[str], subject: str, text: str) -> None:
+    def send(to: list[str], subject: str, text: str,
+             attachments: tuple[tuple[str, str, str], ...] = ()) -> None:
+        """``attachments``: (file name, MIME type ``main/sub``, text) each."""
         message = EmailMessage()
         message["From"] = settings.smtp_from
         message["To"] = ", ".join(to)
         message["Subject"] = subject
         message.set_content(text)
+        for filename, mime, content in attachments:
+            main, _, sub = mime.partition("/")
+            message.add_attachment(content.encode(), maintype=main, subtype=sub,
+                                   filename=filename)
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port,
                           timeout=DELIVERY_TIMEOUT_SECONDS) as smtp:
             smtp.send_message(message)

@@ -24,9 +24,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from itilflow.domain import paging as paging_rules
 from itilflow.jobs.context import JobContext, context_from_settings
+from itilflow.jobs.language import translator
 from itilflow.models import OutboxMessage
 from itilflow.models.paging import Page
-from itilflow.services import notifications, paging
+from itilflow.services import notifications, paging, reports
 
 log = logging.getLogger("itilflow.jobs")
 RETRY = paging_rules.RetryPolicy()
@@ -242,23 +243,29 @@ def _run_notify(ctx: JobContext, message: OutboxMessage, now: datetime) -> str:
         return "notified" if _finish(ctx, message, status="done", now=now, work=deliver) \
             else "taken"
     with ctx.session_factory() as session, session.begin():
-        note, emails = notifications.deliver_in_app(session, message.message_id, message.payload,
-                                                    now, ctx.rules)
-        text = note.message if note else ""
-    if note is not None and emails and ctx.send_mail is not None:
-        try:
-            ctx.send_mail(emails, notifications.mail_subject(message.payload), text)
+        note, recipients = notifications.deliver_in_app(session, message.message_id,
+                                                        message.payload, now, ctx.rules)
+    if note is not None and recipients and ctx.send_mail is not None:
+        try:  # one mail per language; a retry sends them all again (at least once)
+            for mail in notifications.mails(message.payload, recipients, ctx.rules, translator):
+                ctx.send_mail(list(mail.to), mail.subject, mail.text)
         except OSError as exc:
-            import smtplib
-
-            retry = paging_rules.retry_at(RETRY, attempts=message.attempts, now=now,
-                                          retry_after=None, unit_random=random.random())
-            permanent = isinstance(exc, smtplib.SMTPRecipientsRefused)
-            _finish(ctx, message, status="pending" if retry and not permanent else "dead",
-                    now=now, due_at=retry, error=f"SMTP: {exc}"[:300])
-            return "retry"
+            return _mail_failed(ctx, message, now, exc)
     _finish(ctx, message, status="done", now=now)
     return "notified"
+
+
+def _mail_failed(ctx: JobContext, message: OutboxMessage, now: datetime, exc: OSError) -> str:
+    """The SMTP server refused or was away: try again later with back-off; recipients it
+    refuses for good make the row dead."""
+    import smtplib
+
+    retry = paging_rules.retry_at(RETRY, attempts=message.attempts, now=now,
+                                  retry_after=None, unit_random=random.random())
+    permanent = isinstance(exc, smtplib.SMTPRecipientsRefused)
+    _finish(ctx, message, status="pending" if retry and not permanent else "dead",
+            now=now, due_at=retry, error=f"SMTP: {exc}"[:300])
+    return "retry"
 
 
 def in_app_only(ctx: JobContext, topic: str) -> bool:
@@ -295,5 +302,19 @@ def execute_in_app(ctx: JobContext, claimed: list[tuple[str, int]], *, now: date
     return [(m, "notified" if m in done else "taken") for m, _ in claimed]
 
 
+def _run_report(ctx: JobContext, message: OutboxMessage, now: datetime) -> str:
+    """A monthly report (``itilflow report send-monthly``): mailed to its recipients with the
+    CSV attached. Without SMTP there is nobody to send it to: it is done (the report is on
+    /reports/monthly for whoever may see it)."""
+    mail = reports.report_mail(message.payload)
+    if ctx.send_mail is not None and mail is not None:
+        recipients, subject, text, attachment = mail
+        try:
+            ctx.send_mail(recipients, subject, text, attachments=(attachment,))
+        except OSError as exc:
+            return _mail_failed(ctx, message, now, exc)
+    return "sent" if _finish(ctx, message, status="done", now=now) else "taken"
+
+
 _HANDLERS = {"page": _run_page, "escalate": _run_escalate, "notify": _run_notify,
-             "sla_check": _run_sla_check}
+             "sla_check": _run_sla_check, "report": _run_report}

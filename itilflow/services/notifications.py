@@ -9,6 +9,7 @@ read them, and marking one read marks it for the whole team (``mark_read``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -84,6 +85,9 @@ def _what_happened(payload: dict[str, Any], label: _Labels, values: dict[str, An
                          question=payload.get("question"), **values) + " " + \
             translate("Answer it on the ticket with \"Answer consultation\".")
     if event == "created":
+        if payload.get("to_party") and payload["to_party"] == payload.get("party"):
+            return translate("%(ticket)s was raised by %(actor)s for your organisation, which "
+                             "works it; it is now %(state)s.", **values)
         by = " by %(actor)s" if values["actor"] else ""
         return translate(f"%(ticket)s was raised{by}; it is now %(state)s.", **values)
     if event == "sla_breach":
@@ -160,33 +164,92 @@ def rendered(session: Session, notes: list[Notification], rules: Rules,
             if isinstance(payloads.get(n.message_id), dict) else n.message for n in notes}
 
 
-def mail_subject(payload: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    locale: str | None  # the user's own setting; None: the default
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: tuple[str, ...]
+    subject: str
+    text: str
+
+
+def mail_subject(payload: dict[str, Any], rules: Rules | None = None,
+                 translate: Callable[..., str] = _english) -> str:
+    """``[itilflow] INC-000022 Map tiles time out: waiting for your answer``: the ticket and
+    what happened, so the inbox list alone says whether to act."""
     if payload.get("audience") == ADMIN_ALERT:
-        return f"[itilflow] Security alert: {payload.get('subject')}"
-    return f"[itilflow] {payload.get('number')}"
+        return "[itilflow] " + translate("Security alert: %(subject)s",
+                                         subject=translate(str(payload.get("subject"))))
+    return f"[itilflow] {payload.get('number')} {payload.get('title')!s}: " \
+        f"{_what_in_short(payload, rules, translate)}"
+
+
+def _what_in_short(payload: dict[str, Any], rules: Rules | None,
+                   translate: Callable[..., str]) -> str:
+    event, party = payload.get("event"), payload.get("party")
+    if event == "wait_for_customer":
+        return translate("waiting for your answer")
+    if event == "consultation":
+        return translate("asks for your answer")
+    if event in ("reply", "customer_answered"):
+        return translate("answered")
+    if event == "sla_breach":
+        return translate("SLA breached")
+    if event == "created":
+        return translate("raised for your organisation") if payload.get("to_party") == party \
+            else translate("raised")
+    if payload.get("to_party"):
+        return translate("handed over to your organisation") if payload["to_party"] == party \
+            else translate("handed over")
+    return _Labels(rules, payload, translate).state(payload.get("state"))
+
+
+def mails(payload: dict[str, Any], recipients: list[Recipient], rules: Rules | None,
+          translator: Callable[[str | None], Callable[..., str]]) -> list[Mail]:
+    """One mail per language, written in it (``translator``: a locale's gettext; readers whose
+    locales read the same, an unset one and English, share a mail). Recipients come from one
+    organisation (``deliver_in_app``), so no To: shows one organisation's people to another:
+    one mail per organisation, not Bcc, so a team sees who of it was told."""
+    by_locale: dict[str | None, set[str]] = {}
+    for recipient in recipients:
+        by_locale.setdefault(recipient.locale, set()).add(recipient.email)
+    by_words: dict[tuple[str, str], set[str]] = {}
+    for locale, emails in by_locale.items():
+        translate = translator(locale)
+        words = (mail_subject(payload, rules, translate), message_text(payload, rules, translate))
+        by_words.setdefault(words, set()).update(emails)
+    return sorted((Mail(tuple(sorted(emails)), *words) for words, emails in by_words.items()),
+                  key=lambda mail: mail.to)
 
 
 def deliver_in_app(session: Session, message_id: str, payload: dict[str, Any], now: datetime,
-                   rules: Rules | None = None) -> tuple[Notification | None, list[str]]:
-    """Write the in-app notification once (a repeat delivery finds it); return it and the email
-    addresses of the people to tell: the party's agents and managers (only managers for an
-    SLA breach, the A), and the reporter where the party is the customer."""
+                   rules: Rules | None = None) -> tuple[Notification | None, list[Recipient]]:
+    """Write the in-app notification once (a repeat delivery finds it); return it and the people
+    to tell by email: the party's agents and managers (only managers for an SLA breach, the A),
+    and the reporter where the reporter belongs to the party's organisation (SIT staff who log
+    a customer's incident are not mailed as the customer)."""
     deliver_in_app_many(session, [(message_id, payload)], now, rules)
     note = session.scalar(select(Notification).where(Notification.message_id == message_id))
     if note is None:  # no such ticket or party
         return None, []
     if payload.get("audience") == ADMIN_ALERT:
-        return note, sorted({str(e) for e in payload.get("recipients") or ()})
+        admins = {str(e) for e in payload.get("recipients") or ()}
+        locale_of = dict(session.execute(select(User.email, User.locale)
+                                         .where(User.email.in_(admins))).all()) if admins else {}
+        return note, [Recipient(e, locale_of.get(e)) for e in sorted(admins)]
     roles = MANAGER_ROLES if payload.get("event") == "sla_breach" else WORKER_ROLES
-    users = session.scalars(select(User).where(User.organisation_id == note.organisation_id,
-                                               User.active.is_(True),
-                                               User.role.in_([r.value for r in roles])))
-    emails = sorted({u.email for u in users})
-    ticket = session.get(Ticket, note.ticket_id)
-    if note.party == Party.CUSTOMER.value and ticket.reporter is not None and \
-            ticket.reporter.active:
-        emails = sorted(set(emails) | {ticket.reporter.email})
-    return note, emails
+    users = list(session.scalars(select(User).where(
+        User.organisation_id == note.organisation_id, User.active.is_(True),
+        User.role.in_([r.value for r in roles]))))
+    reporter = session.get(Ticket, note.ticket_id).reporter
+    if reporter is not None and reporter.active and \
+            reporter.organisation_id == note.organisation_id:
+        users.append(reporter)
+    return note, [Recipient(u.email, u.locale) for u in {u.email: u for u in users}.values()]
 
 
 def deliver_in_app_many(session: Session, messages: list[tuple[str, dict[str, Any]]],

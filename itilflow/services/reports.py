@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -568,6 +569,32 @@ def send_monthly_reports(session: Session, rules: Rules, *, now: datetime) -> li
         written.append(message_id)
     session.flush()
     return written
+
+
+def report_mail(payload: dict[str, Any]) -> tuple[list[str], str, str, tuple[str, str, str]] | None:
+    """What ``send_monthly_reports`` queued, as a mail: recipients, subject, a short text with
+    the headline figures, and the CSV as an attachment; None when nobody is to get it."""
+    recipients = [r for r in payload.get("recipients") or [] if isinstance(r, str)]
+    report = payload.get("report") or {}
+    if not recipients or not isinstance(report, dict):
+        return None
+    who = payload.get("customer") or "all customers"
+    lines = [f"The monthly standard report for {who}, {payload.get('month')}.", ""]
+    for row in report.get("availability") or []:
+        lines.append(f"- {row.get('name') or row.get('system')}: "
+                     f"{row.get('availability_percent')} % available")
+    incidents = report.get("incidents") or {}
+    if isinstance(incidents, dict) and "total" in incidents:
+        lines += ["", f"Incidents: {incidents['total']}."]
+    lines += ["", "The figures are attached as CSV; the report with its charts is on "
+              f"/reports/monthly?month={payload.get('month')} in itilflow."]
+    name = f"itilflow-report-{payload.get('month')}-{_file_part(who)}.csv"
+    return recipients, str(payload.get("subject") or f"Monthly report {payload.get('month')}"), \
+        "\n".join(lines) + "\n", (name, "text/csv", str(payload.get("csv") or ""))
+
+
+def _file_part(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "report"
 
 
 def _emails(session: Session, *, role: Role, organisation_id: int | None = None) -> list[str]:

@@ -206,10 +206,21 @@ def _new_ticket(session: Session, rules: Rules, *, kind: str, actor: User, actor
                        "responsible_party": ticket.responsible_party,
                        "after_hours": ticket.after_hours,
                        **({"reporter": reporter.email} if reporter is not actor else {})})
+    placed = _placed_for(actor_ctx, ticket)
     _notify_informed(session, rules, ticket, event="created", now=now, deviation=kind == "incident",
-                     actor=actor)
+                     actor=actor, also=placed,
+                     data={"to_party": placed[0].value} if placed else None)
     _after_change(session, rules, ticket, now, "created")
     return ticket
+
+
+def _placed_for(actor_ctx: Actor, ticket: Ticket) -> tuple[Party, ...]:
+    """SIT logging a ticket straight into another party's queue (a customer's application
+    incident, for a caller or not) tells that party, as a hand-over does. Tickets raised into
+    SIT's queue tell nobody extra: its service desk works from that queue and is paged."""
+    responsible = Party(ticket.responsible_party)
+    return (responsible,) if actor_ctx.party is Party.PROVIDER and \
+        responsible is not Party.PROVIDER else ()
 
 
 def submit_incident(session: Session, rules: Rules, actor: User, actor_ctx: Actor, data: dict,

@@ -3,12 +3,9 @@ and acknowledging through the API stops the escalation."""
 
 from __future__ import annotations
 
-import socketserver
-import threading
 from dataclasses import replace
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 from itilflow.jobs import tasks
@@ -20,42 +17,6 @@ from itilflow.runtime import utcnow
 from itilflow.services import directory
 from tests.paging.conftest import EVENING, drain, events, make_hooks, raise_incident
 from tests.web.conftest import csrf_of
-
-
-class _Smtp(socketserver.StreamRequestHandler):
-    """Just enough SMTP: EHLO, MAIL, RCPT, DATA, QUIT; records each message."""
-
-    def handle(self):
-        self.wfile.write(b"220 test\r\n")
-        mail = {"rcpt": [], "data": b""}
-        while line := self.rfile.readline():
-            cmd = line.strip().upper()
-            if cmd.startswith(b"RCPT"):
-                mail["rcpt"].append(line.split(b":", 1)[1].strip().strip(b"<>").decode())
-                self.wfile.write(b"250 ok\r\n")
-            elif cmd == b"DATA":
-                self.wfile.write(b"354 go\r\n")
-                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
-                    mail["data"] += chunk
-                self.server.mails.append(mail)
-                mail = {"rcpt": [], "data": b""}
-                self.wfile.write(b"250 queued\r\n")
-            elif cmd == b"QUIT":
-                self.wfile.write(b"221 bye\r\n")
-                return
-            else:
-                self.wfile.write(b"250 ok\r\n")
-
-
-@pytest.fixture
-def smtp_server():
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Smtp)
-    server.daemon_threads = True
-    server.mails = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def test_informed_party_notified_in_app_and_by_email_once(rt, world, smtp_server):

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
+from email import message_from_bytes, policy
 
 from sqlalchemy import select
 
+from itilflow.jobs.context import JobContext, smtp_sender
+from itilflow.jobs.relay import Relay
 from itilflow.models import OutboxMessage, TicketEvent
 from itilflow.services import directory, reports
 from itilflow.services.history import verify_chains
@@ -209,4 +213,41 @@ def test_monthly_job_sends_once(rt, march):
     assert gst["recipients"] == ["boss@gst.test", "boss@sit.test"]
     assert gst["report"]["availability"][0]["availability_percent"] == 98.4375
     assert rows["report:*:2027-03"].payload["recipients"] == ["boss@sit.test"]
+    s.close()
+
+
+def test_the_monthly_reports_reach_their_managers_by_mail_with_the_csv(rt, march, smtp_server):
+    """``itilflow report send-monthly`` queues the reports; the worker mails them (it had no
+    handler for them: every report row went dead as 'unknown topic report')."""
+    settings = replace(rt.settings, smtp_host="127.0.0.1",
+                       smtp_port=smtp_server.server_address[1])
+    relay = Relay(JobContext(session_factory=rt.session_factory, rules=rt.rules,
+                             settings=settings, send_mail=smtp_sender(settings)))
+    s = rt.session_factory()
+    reports.send_monthly_reports(s, rt.rules, now=NOW)
+    s.commit()
+    relay.run_due(NOW)
+    assert {m.status for m in s.scalars(select(OutboxMessage).where(
+        OutboxMessage.topic == "report")).all()} == {"done"}
+    s.close()
+    mails = {tuple(m["rcpt"]): message_from_bytes(m["data"], policy=policy.default)
+             for m in smtp_server.mails}
+    assert set(mails) == {("boss@gst.test", "boss@sit.test"), ("boss@erst.test", "boss@sit.test"),
+                          ("boss@sit.test",)}
+    gst = mails[("boss@gst.test", "boss@sit.test")]
+    assert gst["Subject"] == "Monthly report 2027-03: GST"
+    assert "98.4375 % available" in gst.get_body(("plain",)).get_content()
+    (attached,) = list(gst.iter_attachments())
+    assert attached.get_filename() == "itilflow-report-2027-03-gst.csv"
+    assert attached.get_content().startswith("section,item,measure,value")
+
+
+def test_without_smtp_a_report_row_is_done_not_dead(rt, march):
+    s = rt.session_factory()
+    reports.send_monthly_reports(s, rt.rules, now=NOW)
+    s.commit()
+    Relay(JobContext(session_factory=rt.session_factory, rules=rt.rules,
+                     settings=rt.settings)).run_due(NOW)
+    assert {m.status for m in s.scalars(select(OutboxMessage).where(
+        OutboxMessage.topic == "report")).all()} == {"done"}
     s.close()

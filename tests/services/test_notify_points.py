@@ -161,3 +161,43 @@ def test_acknowledge_once_no_repeated_event_or_version(session, rules, world):
     assert refused.value.status == 409
     session.flush()
     assert (ticket.version, len(tickets.events_of(session, ticket))) == (version, events)
+
+
+def _mailed(session, ticket: Ticket) -> list[str]:
+    """Whom the ticket's customer notification mails (``deliver_in_app``'s recipients)."""
+    [row] = session.scalars(select(OutboxMessage).where(
+        OutboxMessage.topic == "notify", OutboxMessage.ticket_id == ticket.id))
+    _note, recipients = notifications.deliver_in_app(session, row.message_id, row.payload, NOW)
+    return sorted(r.email for r in recipients)
+
+
+@pytest.mark.parametrize("caller", ["rep@gst.test", None])
+def test_sit_logging_into_the_customers_queue_tells_the_customer(session, rules, world, caller):
+    """SIT logs an application incident (the customer is R), for a caller or not: the customer
+    is told it has the ticket, as on a hand-over, and the caller with it; SIT is not told of
+    what it did itself, nor mailed as the customer's reporter."""
+    fields = {"reporter": caller} if caller else {}
+    ticket = submit(session, rules, world, email="agent@sit.test", layer="application", **fields)
+    assert ticket.responsible_party == "customer"
+    inbox = Inbox(session, ticket)
+    assert inbox.new() == [("GST", "customer", "created")]
+    [told] = inbox.payloads("created")
+    assert told["to_party"] == "customer"
+    assert notifications.message_text(told, rules) == (
+        f"{told['number']} Map tiles time out was raised by agent@sit.test for your "
+        "organisation, which works it; it is now New.")
+    assert _mailed(session, ticket) == sorted(
+        ["agent@gst.test", "boss@gst.test", *([caller] if caller else [])])
+
+
+def test_sit_logging_into_its_own_queue_tells_only_the_informed(session, rules, world):
+    ticket = submit(session, rules, world, email="agent@sit.test")  # no layer: SIT triages
+    assert Inbox(session, ticket).new() == [("GST", "customer", "created")]
+    assert "to_party" not in Inbox(session, ticket).payloads("created")[0]
+    assert _mailed(session, ticket) == ["agent@gst.test", "boss@gst.test"]
+
+
+def test_a_customers_own_incident_in_its_own_queue_tells_nobody(session, rules, world):
+    ticket = submit(session, rules, world, layer="application")
+    assert ticket.responsible_party == "customer"
+    assert Inbox(session, ticket).new() == []
