@@ -19,6 +19,7 @@ from itilflow.domain.parties import OrgKind, Role
 from itilflow.models import Organisation
 from itilflow.runtime import db, runtime, utcnow
 from itilflow.services import access_log, directory, reports
+from itilflow.web.common import local_time
 from itilflow.web.i18n import _
 
 bp = Blueprint("report_pages", __name__)
@@ -51,46 +52,58 @@ bp.register_error_handler(DomainError, _error)
 # --- charts ------------------------------------------------------------------------------
 
 def bar_chart(title: str, items: list[tuple[str, float | None]], *, unit: str = "",
-              maximum: float | None = None, width: int = 520, decimals: int = 0) -> Markup:
-    """A horizontal bar chart as inline SVG, with a title and a text value on every bar (so it
-    reads in black and white and to a screen reader)."""
-    row, label_w, pad = 26, 150, 8
+              maximum: float | None = None, decimals: int = 0) -> Markup:
+    """A horizontal bar chart as inline SVG: each label on its own line above its bar, the
+    value in text after it (so it reads in black and white), and the values in the accessible
+    name (a screen reader does not read inside an image). No viewBox: the bars are laid out in
+    percent of the width and the text keeps its size on a phone instead of shrinking."""
+    label_h, bar_h, gap, top_h = 16, 14, 8, 26
+    row = label_h + bar_h + gap
     values = [v for _, v in items if v is not None]
     top = maximum if maximum is not None else max([*values, 0]) or 1
-    height = pad * 2 + row * max(len(items), 1) + 22
-    bar_w = width - label_w - 70
-    parts = [f'<svg class="chart" role="img" aria-label="{escape(title)}" '
-             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-             'xmlns="http://www.w3.org/2000/svg">',
-             f'<title>{escape(title)}</title>',
-             f'<text x="0" y="14" class="chart-title">{escape(title)}</text>']
-    for i, (label, value) in enumerate(items):
-        y = 22 + pad + i * row
-        length = 0 if value is None else max(0.0, min(1.0, value / top)) * bar_w
+    height = top_h + row * max(len(items), 1)
+    track = 78  # percent of the width for the bars; the rest holds the values
+    shown = [_("n/a") if value is None else f"{value:,.{decimals}f}{unit}"
+             for _label, value in items]
+    name = f"{title}: " + "; ".join(f"{label} {text}"
+                                    for (label, _value), text in zip(items, shown, strict=True))
+    parts = [f'<svg class="chart" role="img" aria-label="{escape(name)}" width="100%" '
+             f'height="{height}" xmlns="http://www.w3.org/2000/svg">',
+             f'<title>{escape(name)}</title>',
+             f'<text x="0" y="16" class="chart-title">{escape(title)}</text>']
+    for i, ((label, value), text) in enumerate(zip(items, shown, strict=True)):
+        y = top_h + i * row
+        length = 0 if value is None else max(0.0, min(1.0, value / top)) * track
         colour = BAR_COLOURS[i % len(BAR_COLOURS)]
-        shown = "n/a" if value is None else f"{value:,.{decimals}f}{unit}"
-        parts.append(f'<text x="0" y="{y + 16}" class="chart-label">{escape(label)}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{bar_w}" height="{row - 8}" '
+        parts.append(f'<text x="0" y="{y + label_h - 3}" class="chart-label">{escape(label)}</text>')
+        parts.append(f'<rect x="0" y="{y + label_h}" width="{track}%" height="{bar_h}" '
                      'class="chart-track"/>')
-        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{length:.1f}" '
-                     f'height="{row - 8}" fill="{colour}"/>')
-        parts.append(f'<text x="{label_w + bar_w + 6}" y="{y + 16}" class="chart-value">'
-                     f'{escape(shown)}</text>')
+        parts.append(f'<rect x="0" y="{y + label_h}" width="{length:.2f}%" height="{bar_h}" '
+                     f'fill="{colour}"/>')
+        parts.append(f'<text x="{track + 2}%" y="{y + label_h + bar_h - 2}" class="chart-value">'
+                     f'{escape(text)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
-def duration(seconds: float | None) -> str:
+def duration(seconds: float | None, *, working: bool = False) -> str:
+    """A span in days, hours and minutes; working time in hours only (168 working hours are 21
+    working days, not "7 d")."""
     if seconds is None:
         return "-"
     minutes = round(seconds / 60)
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
-    if hours < 48:
+    if hours < 48 or working:
         return f"{hours} h {minutes:02d} min"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
+
+
+def when(value: str | None) -> str:
+    """An instant of the report (UTC ISO) as the UI shows times: local and formatted."""
+    return local_time(datetime.fromisoformat(value)) if value else ""
 
 
 def charts(report: dict[str, Any]) -> dict[str, Markup]:
@@ -103,7 +116,8 @@ def charts(report: dict[str, Any]) -> dict[str, Markup]:
     return {
         "availability": bar_chart(
             _("Availability in the service window (%)"),
-            [(f"{row['system']} ({row['service_window']})", row["availability_percent"])
+            [(_("%(system)s (around the clock)", system=row["name"]) if row["vagtordning"]
+              else _("%(system)s (working time)", system=row["name"]), row["availability_percent"])
              for row in report["availability"]], unit=" %", maximum=100, decimals=2),
         "priority": bar_chart(_("Incidents by priority"), list(inc["by_priority"].items())),
         "layer": bar_chart(_("Incidents by layer"),
@@ -123,8 +137,8 @@ def charts(report: dict[str, Any]) -> dict[str, Markup]:
 def render_report_html(report: dict[str, Any], *, standalone: bool) -> str:
     """The report page's body, on the UI's layout or (for files and mail) on its own."""
     return _render("reports/monthly.html", report=report, charts=charts(report),
-                           duration=duration, layout="reports/standalone.html" if standalone
-                           else _layout(), standalone=standalone, form=None)
+                           duration=duration, when=when, layout="reports/standalone.html"
+                           if standalone else _layout(), standalone=standalone, form=None)
 
 
 # --- pages -------------------------------------------------------------------------------
@@ -151,7 +165,8 @@ def monthly():
                                     month=month, now=now)
     form = {"month": month, "customer": customer, "customers": customers, "sees_all": sees_all}
     return _render("reports/monthly.html", report=report, charts=charts(report),
-                           duration=duration, layout=_layout(), standalone=False, form=form)
+                           duration=duration, when=when, layout=_layout(), standalone=False,
+                           form=form)
 
 
 @bp.get("/admin/access-log")

@@ -66,7 +66,7 @@ def test_catalogue_keeps_the_placeholders():
     ("Must be one of: low, medium, high.", "Skal være en af: low, medium, high."),
     ("At most 200 characters.", "Højst 200 tegn."),
     ("the provider has no escalation levels for this system",
-     "leverandøren (SIT) har ingen eskaleringsniveauer for dette system"),
+     "SIT har ingen eskaleringsniveauer for dette system"),
     ("No such user.", "Ingen sådan bruger."),
     ("Invalid filters.", "Ugyldige filtre."),
     ("The ticket changed since version 3; it is at version 4. Reload and try again.",

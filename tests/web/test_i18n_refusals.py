@@ -45,7 +45,7 @@ def test_every_refusal_template_has_danish(app, name):
     assert danish != english, f"access.{name} has no Danish pattern or entry"
     assert not ENGLISH.search(danish), (name, danish)
     if "%(party)s" in _templates()[name]:
-        assert "kunden eller leverandøren (SIT)" in danish
+        assert "kunden eller SIT" in danish
     if "%(action)s" in _templates()[name]:
         assert '"Løs"' in danish
 
@@ -53,7 +53,7 @@ def test_every_refusal_template_has_danish(app, name):
 @pytest.mark.parametrize(("english", "danish"), [
     ("Only agents and managers of the provider (SIT) may use \"Resolve\" on this ticket: it is "
      "responsible for the operating system layer.",
-     "Kun medarbejdere og ledere hos leverandøren (SIT) må bruge \"Løs\" på denne sag: den er "
+     "Kun medarbejdere og ledere hos SIT må bruge \"Løs\" på denne sag: den er "
      "ansvarlig for laget operativsystem."),
     ("Only managers of the customer may use \"Approve\" on this ticket: it is accountable while "
      "the layer is not yet known.",
@@ -66,7 +66,7 @@ def test_every_refusal_template_has_danish(app, name):
     ("Nobody is consulted on any stage for the unclassified layer.",
      "Ingen høres om nogen fase på laget (endnu ikke klassificeret)."),
     ("This change already has the approval of the provider (SIT).",
-     "Ændringen er allerede godkendt af leverandøren (SIT)."),
+     "Ændringen er allerede godkendt af SIT."),
 ])
 def test_refusal_values_are_danish_too(app, english, danish):
     with app.test_request_context(headers={"Accept-Language": "da"}):
@@ -111,7 +111,7 @@ def incident(rt, world):
 
 def test_a_reporter_resolving_is_told_who_may_in_danish(app, login, incident):
     said = _refused(login, "rep@gst.test", incident, "resolve", 403, resolution="Fixed it.")
-    assert said == ("Kun medarbejdere og ledere hos leverandøren (SIT) må bruge \"Løs\" på denne "
+    assert said == ("Kun medarbejdere og ledere hos SIT må bruge \"Løs\" på denne "
                     "sag: den er ansvarlig for laget operativsystem.")
     english = _refused(login, "rep@gst.test", incident, "resolve", 403, language="en")
     assert english == ("Only agents and managers of the provider (SIT) may use \"Resolve\" on "
@@ -155,7 +155,7 @@ def test_a_second_approval_is_refused_in_danish(app, rt, world, login, change):
         s.commit()
         assert ticket.state == "awaiting_approval"  # the customer's approval is still due
     said = _refused(login, "boss@sit.test", change, "approve", 409)
-    assert said == "Ændringen er allerede godkendt af leverandøren (SIT)."
+    assert said == "Ændringen er allerede godkendt af SIT."
 
 
 def test_an_agent_approving_is_told_only_managers_may_in_danish(app, login, change):
@@ -219,7 +219,7 @@ def test_a_hand_over_is_told_to_the_party_that_has_it_now(app, rt, world, login)
     assert (f"{ticket} er overdraget til jeres organisation af agent@gst.test") in \
         _inbox(login, "boss@sit.test", "da")
     danish = _inbox(login, "boss@gst.test", "da")
-    assert (f"{ticket} er overdraget fra kunden til leverandøren (SIT) af agent@gst.test "
+    assert (f"{ticket} er overdraget fra kunden til SIT af agent@gst.test "
             "(\"Omklassificér lag\").") in danish
     assert "handed over" not in danish and "the customer" not in danish
     assert (f"{ticket} was handed over from the customer to the provider (SIT) by "
