@@ -304,7 +304,7 @@ def inbox(session: Session, actor: Actor, *, before: Any = None, limit: int = 50
     is the previous page's ``next``): ([notifications], next or None)."""
     where = _inbox(actor)
     if before is not None:
-        if isinstance(before, str) and before.isdigit() and len(before) < 12:
+        if isinstance(before, str) and before.isdecimal() and len(before) < 12:
             before = int(before)
         if isinstance(before, bool) or not isinstance(before, int) or before < 1:
             raise ValidationError("Not a valid cursor.", {"before": ["Use the next page link."]})

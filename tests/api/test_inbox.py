@@ -76,7 +76,7 @@ def test_bad_input_is_refused_and_changes_nothing(api, rt):
         answer = api.post("/notifications/read", "agent@gst.test", body)
         assert answer.status_code == 422, (body, answer.json)
         assert answer.json["status"] == 422
-    for before in ("abc", "0", "-3", "99999999999999"):
+    for before in ("abc", "0", "-3", "99999999999999", "²"):
         answer = api.get("/notifications", "agent@gst.test", query_string={"before": before})
         assert answer.status_code == 422, before
     assert all(n["read_at"] is None for n in _inbox(api, "agent@gst.test")["items"])
