@@ -22,6 +22,8 @@ from itilflow.services.fields import clean_text
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 TOKEN_PREFIX = "itf_"
+#: ``--customer all`` and the all-customers report's ``*``: no organisation may be named so
+RESERVED_ORG_NAMES = frozenset({"all", "*"})
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 #: a hash that takes as long to check as a real one, for unknown users (no timing oracle)
@@ -48,6 +50,9 @@ def create_organisation(session: Session, *, name: Any, kind: Any, now: datetime
                         actor: Actor | None = None) -> Organisation:
     require_admin(actor)
     name = clean_text(name, "name", max_length=200)
+    if name.lower() in RESERVED_ORG_NAMES:
+        raise ValidationError(f"{name!r} is reserved.", {"name": [
+            "Reserved: 'all' and '*' mean every customer in reports."]})
     if kind not in {k.value for k in OrgKind}:
         raise ValidationError("Unknown organisation kind.",
                               {"kind": ["Must be one of: customer, provider, supplier."]})

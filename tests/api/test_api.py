@@ -160,6 +160,9 @@ def test_directory_calls(api):
                     ).status_code == 409
     assert api.post("/organisations", "admin@sit.test", {"name": "skat", "kind": "customer"}
                     ).status_code == 409   # one customer, however it is spelt
+    for reserved in ("all", "*", "ALL"):  # what reports call every customer
+        assert api.post("/organisations", "admin@sit.test", {"name": reserved, "kind": "customer"}
+                        ).status_code == 422
     assert "SKAT" in [o["name"] for o in api.get("/organisations", "admin@sit.test").json]
     r = api.post("/users", "admin@sit.test", {"email": "a@skat.test", "organisation": "SKAT",
                                               "role": "reporter", "password": PASSWORD})
