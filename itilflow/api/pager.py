@@ -180,7 +180,8 @@ class ScheduleOverrides(MethodView):
         """Add one override to an on-call schedule (admin)
 
         Someone covers a shift ("Bo takes tonight for Anne"); overrides already over are
-        dropped. The answer is the whole schedule."""
+        dropped, and one that has already ended is refused (422 on `end`). The answer is the
+        whole schedule."""
         _user, actor = current_actor()
         return oncall.schedule_json(oncall.add_override(db(), actor, name, data, now=utcnow()))
 

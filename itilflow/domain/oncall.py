@@ -16,11 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 import recurring_ical_events
+from dateutil.rrule import rrulestr
 
 from itilflow.domain.calendar import WEEKDAYS
 
@@ -28,6 +30,13 @@ PERSON_MAX = 200
 ICS_MAX_CHARS = 500_000
 MAX_PEOPLE = 100
 MAX_WEEKS = 52
+#: an iCal recurrence may repeat at most this often a day (a shift every half hour)
+MAX_EVENTS_A_DAY = 48
+TOO_FREQUENT = frozenset({"SECONDLY", "MINUTELY"})
+#: ical_on_call looks at no more events than this around an instant
+MAX_EVENTS_LOOKED_AT = 4 * MAX_EVENTS_A_DAY + 100
+#: a lookup up to a year ahead may run one rule through at most this many occurrences
+MAX_EXPANDED = 50_000
 
 _EMAIL = re.compile(r"^[^@\s<>:;,\"']+@[^@\s<>:;,\"']+\.[^@\s<>:;,\"']+$")
 #: a name: starts with a letter; letters, digits, spaces, dots, hyphens, apostrophes after
@@ -171,6 +180,8 @@ def rotation_on_call(rotation: Rotation, zone: ZoneInfo, instant: datetime) -> O
 @dataclass(frozen=True)
 class _Ics:
     calendar: Any
+    #: (VEVENT position, DTSTART, occurrences a day) of the rules without a near end
+    rates: tuple[tuple[int, datetime, float], ...] = ()
 
 
 def _event_person(event: Any) -> str | None:
@@ -191,6 +202,48 @@ def _event_person(event: Any) -> str | None:
             except ScheduleError:
                 continue
     return None
+
+
+def _check_recurrence(event: Any, position: int) -> list[tuple[int, datetime, float]]:
+    """Refuse an RRULE repeating more often than MAX_EVENTS_A_DAY a day: an on-call shift lasts
+    hours, and every lookup expands the rule from its DTSTART, so a rule of seconds or minutes
+    (or hours multiplied by BYMINUTE, BYSECOND) costs minutes of CPU per page. Read from the
+    rule's own first occurrences (a bounded count, whatever DTSTART is), not a date range.
+    Returns (position, DTSTART, occurrences a day) of each rule that repeats without end soon."""
+    rates = []
+    rules = event.get("RRULE")
+    for rule in rules if isinstance(rules, list) else [] if rules is None else [rules]:
+        try:
+            freq = str((rule.get("FREQ") or [""])[0]).upper()
+            start = event["DTSTART"].dt
+            occurrences = [] if not isinstance(start, datetime) else list(  # all-day: one a day
+                islice(rrulestr(rule.to_ical().decode(), dtstart=start), MAX_EVENTS_A_DAY + 1))
+        except Exception as exc:  # a broken property, or dateutil's ValueError, TypeError ...
+            raise ScheduleError("ical", f"The calendar cannot be expanded: {str(exc)[:200]}"
+                                ) from None
+        if freq in TOO_FREQUENT:
+            raise ScheduleError("ical", f"VEVENT {position} repeats {freq.lower()}: at most "
+                                        f"{MAX_EVENTS_A_DAY} events a day.")
+        if len(occurrences) <= MAX_EVENTS_A_DAY:
+            continue  # a COUNT or UNTIL ends it within a few occurrences
+        span = occurrences[-1] - occurrences[0]
+        if span < timedelta(days=1):
+            raise ScheduleError("ical", f"VEVENT {position} repeats more than "
+                                        f"{MAX_EVENTS_A_DAY} times a day.")
+        rates.append((position, _instant(start, UTC), MAX_EVENTS_A_DAY * 86_400 / span.total_seconds()))
+    return rates
+
+
+def check_ics_reach(text: str, now: datetime) -> None:
+    """Refuse a calendar a lookup up to a year from ``now`` would expand more than
+    MAX_EXPANDED occurrences of one rule for (each lookup runs a rule from its DTSTART: half-hour
+    shifts from 1970 cost seconds per page). ScheduleError (``ical``) naming the VEVENT."""
+    for position, start, per_day in parse_ics(text).rates:
+        days = (now + timedelta(days=366) - start).total_seconds() / 86_400
+        if per_day * days > MAX_EXPANDED:
+            raise ScheduleError("ical", f"VEVENT {position} repeats {per_day:.0f} times a day "
+                                        f"since {start.date()}: more than {MAX_EXPANDED} "
+                                        "occurrences to expand. Start it later.")
 
 
 @lru_cache(maxsize=64)
@@ -216,12 +269,15 @@ def parse_ics(text: str) -> _Ics:
         if _event_person(event) is None:
             raise ScheduleError("ical", f"VEVENT {i}: neither SUMMARY nor an ATTENDEE mailto "
                                         "names a person (an email address or a name).")
-    try:  # a bad RRULE or date shows here rather than when a page goes out
-        recurring_ical_events.of(calendar).between(datetime(2000, 1, 1, tzinfo=UTC),
-                                                   datetime(2000, 1, 2, tzinfo=UTC))
+    first = min(_instant(event["DTSTART"].dt, UTC) for event in events)
+    rates = [rate for i, event in enumerate(events, start=1)
+             for rate in _check_recurrence(event, i)]
+    try:  # a bad RRULE or date shows here rather than when a page goes out; from the first
+        # DTSTART every rule is at most MAX_EVENTS_A_DAY a day, so this window stays small
+        recurring_ical_events.of(calendar).between(first, first + timedelta(days=1))
     except Exception as exc:
         raise ScheduleError("ical", f"The calendar cannot be expanded: {str(exc)[:200]}") from None
-    return _Ics(calendar)
+    return _Ics(calendar, tuple(rates))
 
 
 def _instant(value: Any, zone: ZoneInfo) -> datetime:
@@ -238,7 +294,7 @@ def ical_on_call(text: str, zone: ZoneInfo, instant: datetime) -> OnCall | None:
     window = recurring_ical_events.of(calendar).between(instant - timedelta(days=2),
                                                         instant + timedelta(days=2))
     found: list[OnCall] = []
-    for event in window:
+    for event in window[:MAX_EVENTS_LOOKED_AT]:  # the daily cap does not bound RDATEs
         start = _instant(event["DTSTART"].dt, zone)
         end_prop = event.get("DTEND")
         if end_prop is not None:

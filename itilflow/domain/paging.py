@@ -123,7 +123,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isdecimal():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -237,13 +237,21 @@ def live_secrets(current: str, previous: str | None, previous_expires_at: dateti
     return [current]
 
 
-def rotated_secret(current: str, new: str, *, now: datetime, overlap: timedelta
+def rotated_secret(current: str, new: str, *, now: datetime, overlap: timedelta,
+                   previous: str | None = None, previous_expires_at: datetime | None = None
                    ) -> tuple[str, str | None, datetime | None]:
     """(secret, previous secret, when it stops counting) after ``current`` is replaced by
-    ``new``: the replaced one overlaps for ``overlap``; a rotation during an overlap drops the
-    older one (one previous only); no overlap keeps none."""
+    ``new``: the replaced one overlaps for ``overlap``; no overlap keeps none.
+
+    A rotation during an overlap keeps the older previous secret and its end, and drops
+    ``current``: the receiver still uses the older one (a double click on "New secret", or a
+    second rotation minutes after the first, must not stop its pages), while ``current`` was
+    shown only moments ago and is replaced before it went anywhere. One previous secret only,
+    so a pager holds at most two and the older one never outlives its first window."""
     if overlap <= timedelta(0):
         return new, None, None
+    if previous and previous_expires_at is not None and now < previous_expires_at:
+        return new, previous, previous_expires_at
     return new, current, now + overlap
 
 
@@ -269,7 +277,7 @@ def verify(secrets_: list[str], headers: Mapping[str, str], body: bytes, now: da
     signatures = (headers.get("webhook-signature") or "").split()
     if not message_id or not stamp or not signatures:
         raise Unauthenticated("The call is not signed.")
-    if not stamp.isdigit() or len(stamp) > 12:
+    if not stamp.isdecimal() or len(stamp) > 12:
         raise Unauthenticated("Bad webhook-timestamp.")
     sent = datetime.fromtimestamp(int(stamp), tz=now.tzinfo)
     if abs(now - sent) > SIGNATURE_TOLERANCE:

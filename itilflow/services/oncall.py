@@ -17,8 +17,7 @@ from itilflow.domain.access import Actor
 from itilflow.domain.errors import Conflict, NotFound, ValidationError
 from itilflow.domain.oncall import ScheduleError
 from itilflow.models.oncall import OncallOverride, OncallSchedule
-from itilflow.services import directory
-from itilflow.services.fields import clean_text
+from itilflow.services import directory, locks, names
 
 NAME_MAX = 100
 MAX_OVERRIDES = 500
@@ -122,7 +121,7 @@ def _schedule_values(session: Session, data: Any, *, now: datetime,
     values: dict[str, Any] = {}
     if given("name"):
         try:
-            values["name"] = clean_text(data.get("name"), "name", max_length=NAME_MAX)
+            values["name"] = names.clean_path_name(data.get("name"), "name", max_length=NAME_MAX)
         except ValidationError as exc:
             errors.update(exc.errors)
     tz_name = data.get("timezone", DEFAULT_TIMEZONE if current is None else current.timezone)
@@ -144,7 +143,7 @@ def _schedule_values(session: Session, data: Any, *, now: datetime,
         if ical is not None and not isinstance(ical, str):
             errors["ical"] = ["An iCalendar text (BEGIN:VCALENDAR ...)."]
         elif ical is not None:
-            _collect(errors, lambda: rules_of_oncall.parse_ics(ical))
+            _collect(errors, lambda: rules_of_oncall.check_ics_reach(ical, now))
     if errors:
         raise ValidationError("The on-call schedule has invalid fields.", errors)
     after = {field: values[field] if field in values else getattr(current, field, None)
@@ -175,8 +174,9 @@ def update_schedule(session: Session, actor: Actor, name: Any, data: Any, *, now
                     ) -> OncallSchedule:
     """PATCH /oncall-schedules/{name} (admin): the fields given replace the schedule's (the
     overrides as a whole list); escalation levels keep pointing at it, and the next page asks
-    the changed schedule who is on call."""
-    schedule = get_schedule(session, actor, name)
+    the changed schedule who is on call. Concurrent changes wait for each other (row lock):
+    the last PATCH's list wins whole, and an override added after it is kept."""
+    schedule = get_schedule(session, actor, name, for_update=True)
     for field, value in _schedule_values(session, data, now=now, current=schedule).items():
         setattr(schedule, field, value)
     schedule.updated_at = now
@@ -187,10 +187,14 @@ def update_schedule(session: Session, actor: Actor, name: Any, data: Any, *, now
 def add_override(session: Session, actor: Actor, name: Any, item: Any, *, now: datetime
                  ) -> OncallSchedule:
     """One more override ("Bo covers for Anne tonight"), the common change of a schedule; the
-    ones already over are dropped so the list does not grow without end."""
-    schedule = get_schedule(session, actor, name)
+    ones already over are dropped so the list does not grow without end, and one that is
+    already over is refused (422 on ``end``): it would change nobody's night."""
+    schedule = get_schedule(session, actor, name, for_update=True)
     errors: dict[str, list[str]] = {}
     added = _override(item, "", errors)
+    if added is not None and added.end <= now:
+        errors["end"] = ["The override has already ended."]
+        added = None
     if added is None:
         raise ValidationError("The override has invalid fields.", errors)
     kept = [o for o in schedule.overrides if o.end_at > now]
@@ -209,15 +213,24 @@ def list_schedules(session: Session, actor: Actor) -> list[OncallSchedule]:
     return list(session.scalars(select(OncallSchedule).order_by(OncallSchedule.name)))
 
 
-def schedule_by_name(session: Session, name: Any) -> OncallSchedule | None:
-    if not isinstance(name, str) or len(name) > NAME_MAX:
+def schedule_by_name(session: Session, name: Any, *, for_update: bool = False
+                     ) -> OncallSchedule | None:
+    """The schedule by name; ``for_update``: its row locked (SQLite: the write lock) until the
+    transaction ends, so changes to one schedule run one after the other, each on the list as
+    the previous one left it."""
+    if not isinstance(name, str) or len(name) > NAME_MAX or "\x00" in name:
         return None
-    return session.scalar(select(OncallSchedule).where(OncallSchedule.name == name))
+    query = select(OncallSchedule).where(OncallSchedule.name == name)
+    if for_update:
+        locks.sqlite_write_lock(session)
+        query = query.with_for_update(of=OncallSchedule).execution_options(populate_existing=True)
+    return session.scalar(query)
 
 
-def get_schedule(session: Session, actor: Actor, name: Any) -> OncallSchedule:
+def get_schedule(session: Session, actor: Actor, name: Any, *, for_update: bool = False
+                 ) -> OncallSchedule:
     directory.require_admin(actor)
-    schedule = schedule_by_name(session, name)
+    schedule = schedule_by_name(session, name, for_update=for_update)
     if schedule is None:
         raise NotFound("No on-call schedule by that name.")
     return schedule
@@ -250,6 +263,8 @@ def now_json(session: Session, actor: Actor, name: Any, *, at: Any, now: datetim
     if at is not None:
         try:
             when = _instant(at, "at")
+            if schedule.ical is not None:  # not decades of a frequent rule to expand
+                rules_of_oncall.check_ics_reach(schedule.ical, when)
         except ScheduleError as exc:
             raise ValidationError("Bad 'at'.", {"at": [exc.message]}) from None
     found = on_call(session, schedule.id, when)

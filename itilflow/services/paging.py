@@ -31,8 +31,7 @@ from itilflow.models.paging import (
     Page,
     PagerHook,
 )
-from itilflow.services import directory, known, oncall, tickets
-from itilflow.services.fields import clean_text
+from itilflow.services import directory, known, locks, names, oncall, tickets
 from itilflow.services.history import append_event
 from itilflow.services.outbox import enqueue, enqueue_once
 from itilflow.services.rules import Rules
@@ -76,7 +75,7 @@ def _hook_values(data: dict[str, Any], *, allowed: frozenset[str], current: Page
     errors: dict[str, list[str]] = {k: ["Unknown field."] for k in sorted(set(data) - allowed)}
     values: dict[str, Any] = {}
     for name, check in (
-        ("name", lambda: clean_text(data.get("name"), "name", max_length=NAME_MAX)),
+        ("name", lambda: names.clean_path_name(data.get("name"), "name", max_length=NAME_MAX)),
         ("url", lambda: _clean_url(data.get("url"))),
     ):
         if name in allowed and (current is None or name in data):
@@ -127,7 +126,11 @@ def create_hook(session: Session, actor: Actor, data: dict[str, Any], *, now: da
 
 
 def _hook_named(session: Session, name: Any, *, lock: bool = False) -> PagerHook:
+    """The hook by name; ``lock``: its row locked (SQLite: the write lock) until the end."""
     query = select(PagerHook).where(PagerHook.name == name)
+    if lock:
+        locks.sqlite_write_lock(session)
+        query = query.execution_options(populate_existing=True)
     hook = session.scalar(query.with_for_update() if lock else query) \
         if isinstance(name, str) and "\x00" not in name else None
     if hook is None:
@@ -142,12 +145,14 @@ def update_hook(session: Session, actor: Actor, name: Any, data: dict[str, Any],
     a new secret signs them at once, and the replaced one signs them too and still verifies
     inbound calls for ``overlap``, so the receiver and the pager can switch within it."""
     directory.require_admin(actor)
-    hook = _hook_named(session, name)
+    hook = _hook_named(session, name, lock=True)  # rotations one after the other
     values, generated = _hook_values(data, allowed=HOOK_FIELDS - {"name"}, current=hook)
     secret = values.pop("secret", hook.secret)
     if secret != hook.secret:
         hook.secret, hook.previous_secret, hook.previous_secret_expires_at = \
-            rules_of_paging.rotated_secret(hook.secret, secret, now=now, overlap=overlap)
+            rules_of_paging.rotated_secret(hook.secret, secret, now=now, overlap=overlap,
+                                           previous=hook.previous_secret,
+                                           previous_expires_at=hook.previous_secret_expires_at)
     elif hook.previous_secret_expires_at is not None and hook.previous_secret_expires_at <= now:
         hook.previous_secret = hook.previous_secret_expires_at = None  # out of its window
     for field, value in values.items():

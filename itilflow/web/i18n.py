@@ -77,6 +77,7 @@ DA: dict[str, str] = {
     "tjek den, og prøv igen.",
     "Back to the start page": "Tilbage til forsiden",
     "Please correct the marked fields.": "Ret venligst de markerede felter.",
+    "Error:": "Fejl:",
     "This field is required.": "Feltet skal udfyldes.",
     "Choose one of the listed values.": "Vælg en af de viste værdier.",
     # portal
@@ -232,7 +233,7 @@ DA: dict[str, str] = {
     "Who does what (RACI)": "Hvem gør hvad (RACI)",
     "Activity": "Aktivitet",
     "customer": "kunde",
-    "provider": "leverandør (SIT)",
+    "provider": "SIT",
     "Responsible (works it)": "Udfører (R)",
     "Accountable (approves, closes)": "Godkender (A)",
     "Consulted": "Høres (C)",
@@ -471,7 +472,7 @@ DA: dict[str, str] = {
         "Administratorer konfigurerer itilflow; de melder ikke fejl.",
     "This ticket is already acknowledged.": "Sagen er allerede kvitteret.",
     "the customer": "kunden",
-    "the provider (SIT)": "leverandøren (SIT)",
+    "the provider (SIT)": "SIT",
     "Only an admin may do this.": "Kun en administrator må gøre dette.",
     "Reporters and suppliers have no inbox: follow your tickets instead.":
         "Anmeldere og leverandører har ingen indbakke: følg jeres sager i stedet.",
@@ -545,14 +546,28 @@ DA: dict[str, str] = {
         "Svar på sagen med \"Besvar høring\".",
     "Security alert: %(subject)s in %(minutes)s minutes (last at %(last_at)s).":
         "Sikkerhedsadvarsel: %(subject)s på %(minutes)s minutter (senest %(last_at)s).",
+    "%(ticket)s was raised by %(actor)s for your organisation, which works it; it is now "
+    "%(state)s.":
+        "%(ticket)s er oprettet af %(actor)s til jeres organisation, som arbejder på den; den er "
+        "nu %(state)s.",
+    # notification mails: the subject says what happened (services/notifications.mail_subject)
+    "Security alert: %(subject)s": "Sikkerhedsadvarsel: %(subject)s",
+    "waiting for your answer": "venter på jeres svar",
+    "asks for your answer": "beder om jeres svar",
+    "answered": "besvaret",
+    "SLA breached": "SLA overskredet",
+    "raised": "oprettet",
+    "raised for your organisation": "oprettet til jeres organisation",
+    "handed over to your organisation": "overdraget til jeres organisation",
+    "handed over": "overdraget",
     # admin: paging, escalation, the access log tab
     "Paging": "Personsøgning",
     "Access log": "Adgangslog",
     "%(n)s min": "%(n)s min.",
     "%(n)s s": "%(n)s sek.",
     "Escalation saved: %(party)s.": "Eskalering gemt: %(party)s.",
-    "Provider": "Leverandør (SIT)",
-    "Save the provider's levels": "Gem leverandørens niveauer",
+    "Provider": "SIT",
+    "Save the provider's levels": "Gem SIT's niveauer",
     "Save the customer's levels": "Gem kundens niveauer",
     "Pager hook %(name)s created.": "Personsøger-hook %(name)s er oprettet.",
     "Level %(level)s of %(ticket)s will be sent again to %(hook)s.":
@@ -616,9 +631,9 @@ DA: dict[str, str] = {
     "infrastructure and a layer not yet known; the customer's for the application and "
     "middleware (where the customer has none, the provider's are paged).":
         "Hvem der kaldes uden for arbejdstid, og hvor længe der ventes på en kvittering, før "
-        "næste niveau kaldes. Niveau 1 kaldes med det samme. Leverandørens niveauer kaldes for "
+        "næste niveau kaldes. Niveau 1 kaldes med det samme. SIT's niveauer kaldes for "
         "operativsystem, infrastruktur og et lag, der endnu ikke er kendt; kundens for "
-        "applikation og middleware (har kunden ingen, kaldes leverandørens).",
+        "applikation og middleware (har kunden ingen, kaldes SIT's).",
     "This system has no vagtordning: nothing is paged for it until it gets one.":
         "Systemet har ingen vagtordning: der kaldes ikke for det, før det får en.",
     "There are no pager hooks yet.": "Der er ingen personsøger-hooks endnu.",
@@ -647,10 +662,11 @@ DA: dict[str, str] = {
     "Required for the pagerduty format.": "Skal udfyldes for PagerDuty-formatet.",
     "Unknown field.": "Ukendt felt.",
     "No pager hook by that name.": "Ingen personsøger-hook med det navn.",
+    "Without \"/\", and not \".\" or \"..\".": "Uden \"/\", og ikke \".\" eller \"..\".",
     "A whole number of seconds from 0 to 604800 (7 days).":
         "Et helt antal sekunder fra 0 til 604800 (7 dage).",
     "No on-call schedule by that name.": "Ingen vagtplan med det navn.",
-    "Must be provider or customer.": "Skal være leverandør eller kunde.",
+    "Must be provider or customer.": "Skal være provider (SIT) eller customer (kunden).",
     "A list of at most 10 levels.": "Højst 10 niveauer.",
     "An object {hook, delay_seconds, schedule?}.": "Et niveau {hook, delay_seconds, schedule?}.",
     "Only a dead-lettered page can be sent again.":
@@ -670,6 +686,20 @@ DA: dict[str, str] = {
     "Access": "Adgang",
     "Deactivate": "Deaktivér",
     "Reactivate": "Genaktivér",
+    "Deactivate %(email)s": "Deaktivér %(email)s",
+    "Reactivate %(email)s": "Genaktivér %(email)s",
+    "%(email)s can no longer sign in: their sessions end and their API tokens are revoked.":
+        "%(email)s kan ikke længere logge ind: sessionerne slutter, og API-nøglerne tilbagekaldes.",
+    "Yes, deactivate": "Ja, deaktivér",
+    "Yes, deactivate %(email)s": "Ja, deaktivér %(email)s",
+    "Set a password for %(email)s": "Sæt en adgangskode for %(email)s",
+    "Reporter": "Anmelder",
+    "Customer agent": "Kundemedarbejder",
+    "Customer manager": "Kundeleder",
+    "Supplier agent": "Leverandørmedarbejder",
+    "SIT agent": "SIT-medarbejder",
+    "SIT manager": "SIT-leder",
+    "Administrator": "Administrator",
     "deactivated": "deaktiveret",
     "you": "dig",
     "%(email)s can sign in again.": "%(email)s kan logge ind igen.",
@@ -679,6 +709,7 @@ DA: dict[str, str] = {
         "Du kan ikke låse dig selv ude: en anden administrator må gøre det.",
     "Secret": "Nøgle",
     "New secret": "Ny nøgle",
+    "New secret for pager hook %(name)s": "Ny nøgle til personsøger-hook %(name)s",
     "Pager hook %(name)s has a new signing secret. Copy it into the pager now, it will not be "
     "shown again; until then the pager refuses new pages:":
         "Personsøger-hook %(name)s har fået en ny signeringsnøgle. Kopiér den ind i personsøgeren "
@@ -798,7 +829,10 @@ DA: dict[str, str] = {
     "Incidents by priority": "Hændelser efter prioritet",
     "Incidents by layer": "Hændelser efter lag",
     "Incidents by responsible party": "Hændelser efter ansvarlig part",
-    "SIT (provider)": "SIT (leverandør)",
+    "SIT (provider)": "SIT",
+    "%(system)s (around the clock)": "%(system)s (døgnet rundt)",
+    "%(system)s (working time)": "%(system)s (arbejdstid)",
+    "n/a": "ingen",
     "Resolved within SLA, by priority (%)": "Løst inden for SLA, efter prioritet (%)",
     "Changes by outcome": "Ændringer efter udfald",
 }
@@ -882,10 +916,20 @@ DA_PATTERNS: list[tuple[re.Pattern[str], str]] = [
      "%(n)s mislykkede log ind for kontoen %(value)s"),
     (r"(?P<n>\d+) failed logins for address (?P<value>.+)",
      "%(n)s mislykkede log ind fra adressen %(value)s"),
+    (r"(?P<name>\w+) cannot be used in a web address\.",
+     "%(name)s kan ikke bruges i en webadresse."),
+    # refusals to remove a pager hook (domain/paging.py hook_removal)
+    (r"The pager hook is used by the escalation levels of (?P<systems>.+): remove it from "
+     r"them first\.", "Personsøger-hooken bruges af eskaleringsniveauerne for %(systems)s: "
+     "fjern den fra dem først."),
+    (r"The pager hook is in (?P<n>\d+) escalation\(s\) in progress: try again once they are "
+     r"acknowledged or resolved\.", "Personsøger-hooken indgår i %(n)s igangværende "
+     "eskalering(er): prøv igen, når de er kvitteret eller løst."),
 ]]
 
-_PARTY_DA = {"customer": "kunden", "provider": "leverandøren (SIT)", "supplier": "leverandøren",
-             "the customer": "kunden", "the provider (SIT)": "leverandøren (SIT)", "you": "dig"}
+#: SIT is "SIT"; "leverandør" is only ever a third-party supplier working for a customer
+_PARTY_DA = {"customer": "kunden", "provider": "SIT", "supplier": "leverandøren",
+             "the customer": "kunden", "the provider (SIT)": "SIT", "you": "dig"}
 #: the roles as a refusal names them ("sit manager"), see domain/access.py NEEDS_ROLE
 _ROLE_DA = {"reporter": "anmelder", "customer agent": "kundemedarbejder",
             "customer manager": "kundeleder", "supplier agent": "leverandørmedarbejder",

@@ -126,8 +126,9 @@ def test_a_page_in_the_overlap_carries_both_signatures_after_it_only_the_new(
             new, None, None)
 
 
-def test_a_rotation_in_the_overlap_keeps_only_the_secret_it_replaced(rt, world, app, receiver,
-                                                                     relay):
+def test_a_rotation_in_the_overlap_keeps_the_older_secret_and_its_end(rt, world, app, receiver,
+                                                                      relay):
+    """The receiver still uses the first secret; the second was shown moments ago."""
     first = make_hooks(rt, receiver, delays=(3600,))[HOOK]
     second = _rotate(rt, now=EVENING - timedelta(hours=2))
     third = _rotate(rt, now=EVENING - timedelta(hours=1))
@@ -135,13 +136,13 @@ def test_a_rotation_in_the_overlap_keeps_only_the_secret_it_replaced(rt, world, 
     drain(relay, EVENING)
     [page] = receiver.requests
     assert len(_signatures(page)) == 2
-    assert _signs(third, page, EVENING) and _signs(second, page, EVENING)
-    assert not _signs(first, page, EVENING)
-    # the answer shows until when, never the replaced secret
+    assert _signs(third, page, EVENING) and _signs(first, page, EVENING)
+    assert not _signs(second, page, EVENING)
+    # the answer shows until when (the first window's end), never the replaced secret
     admin = _tokens(rt)["admin@sit.test"]
     listed = app.test_client().get("/api/v1/pager-hooks", headers=admin)
     [hook] = listed.get_json()
-    assert hook["previous_secret_expires_at"] == (EVENING - timedelta(hours=1) + DAY).isoformat()
+    assert hook["previous_secret_expires_at"] == (EVENING - timedelta(hours=2) + DAY).isoformat()
     assert hook["active"] is True
     body = listed.get_data(as_text=True)
     assert second not in body and third not in body and "previous_secret\"" not in body
