@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.threaded import serve
+
+#: screenshots of the browser tests, for people to look at (not in git)
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -38,3 +44,40 @@ def login(app):
         sign_in(client, email)
         return client
     return make
+
+
+# --- a real browser: Debian's Chromium driven by Playwright ----------------------------------
+
+@pytest.fixture
+def server(app):
+    """The app on 127.0.0.1 at a free port, in a thread; stopped after the test."""
+    with serve(app) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed")
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser, base: str, email: str | None = None, *, viewport=(1400, 900),
+              locale="en-GB"):
+    """A page in a fresh browser context, signed in as ``email`` when one is given."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                  locale=locale, base_url=base)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    if email:
+        page.goto("/login")
+        page.locator("#email").fill(email)
+        page.locator("#password").fill(PASSWORD)
+        page.locator("form.login button[type=submit]").click()
+        page.wait_for_url(lambda url: "/login" not in url)
+    return page

@@ -5,62 +5,16 @@ Screenshots go to test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import re
-import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from itilflow.models import Ticket
 from itilflow.services import directory, tickets
-from tests.conftest import PASSWORD
+from tests.web.conftest import SHOTS, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
-
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture
-def server(app):
-    """The app on 127.0.0.1 at a free port, in a thread; stopped after the test."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed")
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield chromium
-        chromium.close()
-
-
-def _page(browser, base: str, email: str | None = None, *, viewport=(1400, 900), locale="en-GB"):
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
-                                  locale=locale, base_url=base)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    if email:
-        page.goto("/login")
-        page.locator("#email").fill(email)
-        page.locator("#password").fill(PASSWORD)
-        page.locator("form.login button[type=submit]").click()
-        page.wait_for_url(lambda url: "/login" not in url)
-    return page
-
 
 def _seed_queue(rt) -> None:
     """A few tickets of several priorities and layers, reported over the last hours, so the
@@ -97,7 +51,7 @@ def test_incident_from_portal_to_triage_to_the_customers_queue(browser, server, 
     _seed_queue(rt)
 
     # a customer reports an incident
-    customer = _page(browser, server, "rep@gst.test")
+    customer = open_page(browser, server, "rep@gst.test")
     assert customer.url.endswith("/portal")
     customer.get_by_role("link", name="Report an incident").first.click()
     customer.get_by_label("System", exact=True).select_option("kort")
@@ -118,7 +72,7 @@ def test_incident_from_portal_to_triage_to_the_customers_queue(browser, server, 
     assert row.is_visible() and "SIT service desk" in row.inner_text()
 
     # SIT's service desk sees it in triage and hands it over to the customer (application)
-    agent = _page(browser, server, "agent@sit.test")
+    agent = open_page(browser, server, "agent@sit.test")
     assert agent.url.endswith("/agent")
     assert agent.locator("#queue-rows tr", has_text=number).is_visible()
     agent.screenshot(path=str(SHOTS / "agent-queue.png"), full_page=True)
@@ -143,7 +97,7 @@ def test_incident_from_portal_to_triage_to_the_customers_queue(browser, server, 
     assert agent.locator("#queue-rows tr", has_text=number).count() == 0
 
     # the customer's own agent has it in the customer's queue
-    customer_agent = _page(browser, server, "agent@gst.test")
+    customer_agent = open_page(browser, server, "agent@gst.test")
     customer_agent.goto("/agent?queue=mine")
     assert customer_agent.locator("#queue-rows tr", has_text=number).is_visible()
     customer_agent.locator("#queue-rows a", has_text=number).click()
@@ -155,12 +109,12 @@ def test_incident_from_portal_to_triage_to_the_customers_queue(browser, server, 
     customer_agent.screenshot(path=str(SHOTS / "ticket.png"), full_page=True)
 
     # a customer of another organisation gets a 404
-    stranger = _page(browser, server, "rep@erst.test")
+    stranger = open_page(browser, server, "rep@erst.test")
     response = stranger.goto(f"/tickets/{number}")
     assert response.status == 404
 
     # and the portal works on a phone
-    phone = _page(browser, server, "rep@gst.test", viewport=(390, 844), locale="da-DK")
+    phone = open_page(browser, server, "rep@gst.test", viewport=(390, 844), locale="da-DK")
     phone.goto("/portal/incidents/new")
     assert phone.get_by_label("System", exact=True).is_visible()
     phone.screenshot(path=str(SHOTS / "portal-form-phone-da.png"), full_page=True)
@@ -169,7 +123,7 @@ def test_incident_from_portal_to_triage_to_the_customers_queue(browser, server, 
 
 
 def test_forms_refuse_a_missing_csrf_token(browser, server, app, world, rt):
-    page = _page(browser, server, "rep@gst.test")
+    page = open_page(browser, server, "rep@gst.test")
     page.goto("/portal/incidents/new")
     page.get_by_label("System", exact=True).select_option("kort")
     page.get_by_label("Environment", exact=True).select_option("production")
@@ -184,7 +138,7 @@ def test_forms_refuse_a_missing_csrf_token(browser, server, app, world, rt):
 
 
 def test_login_throttles_password_guessing(browser, server, app, world):
-    page = _page(browser, server)
+    page = open_page(browser, server)
     statuses = []
     for attempt in range(12):
         page.goto("/login")
@@ -210,7 +164,7 @@ def test_the_inbox_tells_the_team_and_clears(browser, server, app, world, rt):
                              settings=rt.settings))
     while relay.run_due(datetime.now(UTC) + timedelta(seconds=1)):
         pass
-    agent = _page(browser, server, "agent@gst.test")
+    agent = open_page(browser, server, "agent@gst.test")
     link = agent.get_by_role("link", name=re.compile("^Notifications"))
     badge = link.locator(".count")
     assert badge.is_visible()
@@ -238,7 +192,7 @@ def test_admin_adds_a_pager_hook_and_an_escalation_level(browser, server, app, w
     from itilflow.services import paging
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    admin = _page(browser, server, "admin@sit.test")
+    admin = open_page(browser, server, "admin@sit.test")
     admin.get_by_role("link", name="Paging", exact=True).click()
     admin.wait_for_url("**/admin/pager")
     admin.get_by_label("Name", exact=True).fill("sit-vagt")
@@ -275,7 +229,7 @@ def test_sit_agent_logs_a_callers_incident_from_the_workspace(browser, server, a
     """A caller phones SIT's service desk: the agent logs the incident from /agent and lands on
     its ticket page; without a layer it waits in SIT's triage queue."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    agent = _page(browser, server, "agent@sit.test")
+    agent = open_page(browser, server, "agent@sit.test")
     assert agent.url.endswith("/agent")
     agent.get_by_role("link", name="New incident").click()
     agent.wait_for_url("**/agent/new/incident")
@@ -308,7 +262,7 @@ def test_the_consulted_customer_reads_the_question_on_the_change(browser, server
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     number = _change_waiting_on_the_customer(rt)
-    manager = _page(browser, server, "boss@gst.test")
+    manager = open_page(browser, server, "boss@gst.test")
     manager.goto(f"/tickets/{number}")
     consultations = manager.locator("section.consultations")
     assert QUESTION in consultations.inner_text()

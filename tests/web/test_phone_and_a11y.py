@@ -8,62 +8,23 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from itilflow.services import directory, paging, tickets
 from itilflow.web.i18n import DA, gettext
 from itilflow.web.reports import duration
-from tests.conftest import PASSWORD
+from tests.web.conftest import SHOTS, open_page
 
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
 PHONE = (390, 844)
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 #: the browser tests: one backend (SQLite) is enough, as in test_browser.py
 on_sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
-@pytest.fixture
-def server(app):
-    """The app on 127.0.0.1 at a free port, in a thread; stopped after the test."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed")
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield chromium
-        chromium.close()
-
-
 def _page(browser, base: str, email: str, *, viewport=PHONE, locale="da-DK"):
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
-                                  locale=locale, base_url=base)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.goto("/login")
-    page.locator("#email").fill(email)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("form.login button[type=submit]").click()
-    page.wait_for_url(lambda url: "/login" not in url)
-    return page
+    return open_page(browser, base, email, viewport=viewport, locale=locale)
 
 
 def _incidents_and_their_notifications(rt) -> None:
