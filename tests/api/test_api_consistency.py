@@ -7,21 +7,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import socket
-import subprocess
-import sys
-import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from sqlalchemy import event
 
 from itilflow.models import Ticket, TicketEvent
+from tests.served import itilflow_serve, read_response
 from tests.web.conftest import csrf_of, sign_in
-
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.usefixtures("world")
 
@@ -205,53 +199,10 @@ def test_an_over_long_search_is_422_before_the_database(api, rt):
     assert _ids(api, q="x" * 200) == []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _read_response(sock: socket.socket) -> tuple[bytes, bytes]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data, b""
-        data += chunk
-    head, _sep, rest = data.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
-    while len(rest) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        rest += chunk
-    return head, rest
-
-
 @pytest.fixture
 def served(app, database_url, tmp_path):
-    """``itilflow serve``: gunicorn with the settings it runs with, keep-alive connections."""
-    port = _free_port()
-    env = {**os.environ, "ITILFLOW_DATABASE_URL": database_url, "ITILFLOW_SECRET_KEY": "x" * 32,
-           "ITILFLOW_REDIS_URL": "", "ITILFLOW_INSTANCE_DIR": str(tmp_path)}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("itilflow")), "serve", "--port", str(port),
-         "--workers", "1", "--quiet"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "no gunicorn"
-                time.sleep(0.1)
+    with itilflow_serve(database_url, tmp_path) as port:
         yield port
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def test_under_gunicorn_a_long_query_and_a_large_body_get_the_api_answer(app, api, served):
@@ -260,7 +211,7 @@ def test_under_gunicorn_a_long_query_and_a_large_body_get_the_api_answer(app, ap
         # a request line of 6,000 bytes: past gunicorn's default 4094, within serve's limit
         sock.sendall(b"GET /api/v1/tickets?q=" + b"x" * 6000 + b" HTTP/1.1\r\nHost: t\r\n"
                      + auth + b"\r\n")
-        head, body = _read_response(sock)
+        head, body = read_response(sock)
         assert head.startswith(b"HTTP/1.1 422"), head
         assert json.loads(body)["errors"]["q"]
         # an oversized JSON body is read and dropped: the connection serves the next request
@@ -268,10 +219,10 @@ def test_under_gunicorn_a_long_query_and_a_large_body_get_the_api_answer(app, ap
         sock.sendall(b"POST /api/v1/incidents HTTP/1.1\r\nHost: t\r\n" + auth
                      + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(big)
                      + big)
-        head, body = _read_response(sock)
+        head, body = read_response(sock)
         assert head.startswith(b"HTTP/1.1 413") and json.loads(body)["status"] == 413, head
         sock.sendall(b"GET /api/v1/tickets HTTP/1.1\r\nHost: t\r\n" + auth + b"\r\n")
-        assert _read_response(sock)[0].startswith(b"HTTP/1.1 200")
+        assert read_response(sock)[0].startswith(b"HTTP/1.1 200")
 
 
 # --- 5. the history --------------------------------------------------------------------------

@@ -5,18 +5,12 @@ to a real gunicorn, whose keep-alive connection must serve the next request."""
 from __future__ import annotations
 
 import io
-import os
 import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
+from tests.served import itilflow_serve, read_response
 from tests.web.conftest import csrf_of
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _html(response) -> str:
@@ -98,53 +92,10 @@ def test_nul_in_a_form_explains_how_to_keep_the_input(app, world, login):
     assert danish.status_code == 400 and "NUL-tegn" in _html(danish)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _read_response(sock: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _sep, rest = data.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
-    while len(rest) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        rest += chunk
-    return head
-
-
 @pytest.fixture
 def gunicorn_url(app, database_url, tmp_path):
-    """The app under gunicorn (gthread, keep-alive), as ``itilflow serve`` runs it."""
-    port = _free_port()
-    env = {**os.environ, "ITILFLOW_DATABASE_URL": database_url, "ITILFLOW_SECRET_KEY": "x" * 32,
-           "ITILFLOW_REDIS_URL": "", "ITILFLOW_INSTANCE_DIR": str(tmp_path)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-k", "gthread",
-         "--threads", "2", "-w", "1", "wsgi:app"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "no gunicorn"
-                time.sleep(0.1)
+    with itilflow_serve(database_url, tmp_path) as port:
         yield port
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def test_keep_alive_connection_survives_an_oversized_form(app, gunicorn_url):
@@ -153,6 +104,6 @@ def test_keep_alive_connection_survives_an_oversized_form(app, gunicorn_url):
         sock.sendall(b"POST /login HTTP/1.1\r\nHost: t\r\nAccept-Language: da\r\n"
                      b"Content-Type: application/x-www-form-urlencoded\r\n"
                      b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        assert _read_response(sock).startswith(b"HTTP/1.1 413")
+        assert read_response(sock)[0].startswith(b"HTTP/1.1 413")
         sock.sendall(b"GET /login HTTP/1.1\r\nHost: t\r\n\r\n")
-        assert _read_response(sock).startswith(b"HTTP/1.1 200")
+        assert read_response(sock)[0].startswith(b"HTTP/1.1 200")
