@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from itilflow.services import directory
 from tests.conftest import WORK_TIME
@@ -58,3 +61,18 @@ def make_tokens(rt) -> dict[str, str]:
 @pytest.fixture
 def api(app, rt, world) -> Api:
     return Api(app, make_tokens(rt))
+
+
+@contextmanager
+def statements(rt) -> Iterator[list[str]]:
+    """The SQL statements the app's engine sends while the block runs."""
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(rt.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", count)

@@ -8,12 +8,11 @@ from __future__ import annotations
 import io
 import json
 import socket
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
 from itilflow.models import Ticket, TicketEvent
+from tests.api.conftest import statements
 from tests.served import itilflow_serve, read_response
 from tests.web.conftest import csrf_of, sign_in
 
@@ -37,18 +36,6 @@ def _error(response, status: int, field: str | None = None) -> dict:
     return body
 
 
-@contextmanager
-def _statements(rt):
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(rt.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(rt.engine, "before_cursor_execute", count)
 
 
 # --- 1. triggers -----------------------------------------------------------------------------
@@ -144,12 +131,12 @@ def test_a_single_valued_parameter_given_twice_is_422(api):
 def test_one_value_keeps_the_single_index_condition(api, rt):
     """``=`` for one value (the plan PostgreSQL had), ``IN`` only for several."""
     api.incident()
-    with _statements(rt) as seen:
+    with statements(rt) as seen:
         assert _ids(api, system="kort", state="new")
     listing = next(s for s in seen if "FROM tickets" in s and "ORDER BY tickets.id DESC" in s)
     assert "tickets.system_id = " in listing and "tickets.state = " in listing
     assert " IN " not in listing
-    with _statements(rt) as seen:
+    with statements(rt) as seen:
         assert _ids(api, state=["new", "assigned"])
     listing = next(s for s in seen if "FROM tickets" in s and "ORDER BY tickets.id DESC" in s)
     assert "tickets.state IN" in listing
@@ -192,7 +179,7 @@ def test_json_content_types_with_parameters_are_json(api):
 
 def test_an_over_long_search_is_422_before_the_database(api, rt):
     api.incident()
-    with _statements(rt) as seen:
+    with statements(rt) as seen:
         answer = api.get("/tickets", "agent@sit.test", query_string={"q": "x" * 201})
     _error(answer, 422, "q")
     assert not [s for s in seen if "tickets" in s], seen

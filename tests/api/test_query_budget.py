@@ -6,13 +6,12 @@ what the write path skips (history head, paging, links) is still right in the an
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from itilflow.models import TicketEvent
 from itilflow.services import known
+from tests.api.conftest import statements
 
 #: token, system, INSERT ticket, INSERT history event, INSERT outbox rows (one statement)
 SUBMIT_BUDGET = 5
@@ -21,18 +20,6 @@ TRANSITION_BUDGET = 6
 P5 = {"impact": 3, "urgency": 3, "layer": "operating_system"}
 
 
-@contextmanager
-def statements(rt):
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(rt.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(rt.engine, "before_cursor_execute", count)
 
 
 def _warm(api, rt):
