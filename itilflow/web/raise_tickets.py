@@ -52,10 +52,12 @@ def _level(raw: str | None) -> int | str | None:
     return raw or None
 
 
-def _submit(submit, data: dict[str, Any], **options):
-    """Run the use case; the ticket, or (errors, refusal message, status) when refused."""
+def _submit(submit, data: dict[str, Any]):
+    """Run the use case with the form's one-time key (``_form_key``); the ticket, or (errors,
+    refusal message, status) when refused."""
     try:
-        ticket = submit(db(), runtime().rules, me(), actor(), data, now=utcnow(), **options)
+        ticket = submit(db(), runtime().rules, me(), actor(), data, now=utcnow(),
+                        idempotency_key=request.form.get("form_key") or None)
     except ValidationError as exc:
         return None, exc.errors or {}, None if exc.errors else exc.message, exc.status
     except DomainError as exc:  # NotPermitted and the like: not one field's fault
@@ -96,8 +98,7 @@ def new_incident():
             "urgency": _level(form.get("urgency")), "outage": form.get("outage") == "on",
             "reporter": _text("reporter").strip() or None,
         }
-        ticket, errors, refusal, status = _submit(
-            tickets.submit_incident, data, idempotency_key=form.get("form_key") or None)
+        ticket, errors, refusal, status = _submit(tickets.submit_incident, data)
         if ticket is not None:
             return _registered(ticket, "Incident %(number)s is registered.")
     return render_template(
@@ -135,8 +136,7 @@ def new_problem():
         ids, bad = _incident_ids(_text("incidents"))
         data = {"system": _choice("system"), "layer": _choice("layer"), "title": _text("title"),
                 "description": _text("description"), "incidents": ids}
-        ticket, errors, refusal, status = _submit(
-            tickets.submit_problem, data, idempotency_key=request.form.get("form_key") or None)
+        ticket, errors, refusal, status = _submit(tickets.submit_problem, data)
         if ticket is not None:
             return _registered(ticket, "Problem %(number)s is registered.")
         if bad:
@@ -167,8 +167,7 @@ def new_change():
             else None,
             "affected_layers": [v for v in form.getlist("affected_layers")[:len(LAYERS)] if v],
         }
-        ticket, errors, refusal, status = _submit(
-            tickets.submit_change, data, idempotency_key=form.get("form_key") or None)
+        ticket, errors, refusal, status = _submit(tickets.submit_change, data)
         if ticket is not None:
             return _registered(ticket, "Change %(number)s is registered.")
     return render_template(
