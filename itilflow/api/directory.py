@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from itilflow.api import schemas as s
-from itilflow.api.auth import current_actor
+from itilflow.api.auth import authenticate_first, current_actor
 from itilflow.api.errors import API_PREFIX, error_docs
 from itilflow.models import ApiToken, Organisation, System, User
 from itilflow.runtime import db, utcnow
@@ -17,6 +17,7 @@ from itilflow.services import api_tokens, directory
 
 blp = Blueprint("directory", __name__, url_prefix=API_PREFIX,
                 description="Organisations, users, named systems and API tokens")
+authenticate_first(blp)
 
 errors = error_docs(blp)
 

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 
 from itilflow.api import itsm_schemas as x
 from itilflow.api import schemas as s
-from itilflow.api.auth import current_actor
+from itilflow.api.auth import authenticate_first, current_actor
 from itilflow.api.errors import API_PREFIX, error_docs
 from itilflow.api.tickets import ticket_view
 from itilflow.runtime import db, runtime, utcnow
@@ -21,6 +21,7 @@ from itilflow.services import changes, problems, requests
 blp = Blueprint("itsm", __name__, url_prefix=API_PREFIX,
                 description="Changes, problems and service requests: calendar, CAB, consultations, "
                             "known errors, templates and freeze periods")
+authenticate_first(blp)
 errors = error_docs(blp)
 
 

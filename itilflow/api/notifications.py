@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from itilflow.api.auth import current_actor
+from itilflow.api.auth import authenticate_first, current_actor
 from itilflow.api.errors import API_PREFIX, error_docs
 from itilflow.api.schemas import Body
 from itilflow.models.paging import Notification
@@ -19,6 +19,7 @@ from itilflow.services import notifications
 
 blp = Blueprint("notifications", __name__, url_prefix=API_PREFIX,
                 description="The notifications inbox of the caller's organisation")
+authenticate_first(blp)
 errors = error_docs(blp)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Response, jsonify, request, stream_with_context
 from flask_smorest import Blueprint
 
-from itilflow.api.auth import current_actor
+from itilflow.api.auth import authenticate_first, current_actor
 from itilflow.api.errors import API_PREFIX
 from itilflow.domain.errors import ValidationError
 from itilflow.runtime import db, runtime, utcnow
@@ -15,6 +15,7 @@ from itilflow.services.tickets import number_of
 
 blp = Blueprint("reports", __name__, url_prefix=API_PREFIX,
                 description="The monthly standard report and the access log")
+authenticate_first(blp)
 
 
 def _csv(body, filename: str) -> Response:

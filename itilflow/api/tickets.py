@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from itilflow.api import fast_dump
 from itilflow.api import schemas as s
-from itilflow.api.auth import current_actor
+from itilflow.api.auth import authenticate_first, current_actor
 from itilflow.api.errors import API_PREFIX, error_docs
 from itilflow.domain.access import Actor
 from itilflow.domain.errors import InvalidTransition, ValidationError
@@ -29,6 +29,7 @@ from itilflow.services.sql import id_in
 
 blp = Blueprint("tickets", __name__, url_prefix=API_PREFIX,
                 description="Incidents, problems and changes: submit, follow, work")
+authenticate_first(blp)
 errors = error_docs(blp)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import socket
 
 import pytest
@@ -273,3 +274,35 @@ def test_an_oversized_json_body_is_read_and_dropped(app, api):
                              content_type="application/json", headers=api.headers("rep@gst.test"))
     _error(answer, 413)
     assert answer.headers["Connection"] == "close" and stream.tell() == 0
+
+
+# --- 6. credentials before input -------------------------------------------------------------
+
+def _operations(app):
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    for path, item in spec["paths"].items():
+        for method in item:
+            if method in {"get", "post", "put", "patch", "delete"}:
+                yield path, method
+
+
+def test_without_credentials_every_operation_is_401_whatever_it_is_sent(app, rt):
+    """An anonymous caller learns nothing from a bad query or body: not which parameters exist
+    (a 422 naming them) nor that a field is wrong; it is told to authenticate. (A body that is
+    not JSON at all is a 400 before anything, as for every caller.) Only the signed inbound
+    pager call takes no bearer token."""
+    client = app.test_client()
+    before = _count(rt, Ticket)
+    checked = 0
+    for path, method in _operations(app):
+        if path.endswith("/pager/events"):
+            continue
+        url = re.sub(r"\{(ticket_id|period_id|token_id|page_id)\}", "1", path)
+        url = re.sub(r"\{\w+\}", "x", url) + "?no_such_parameter=1&limit=-5"
+        answer = client.open(url, method=method.upper(), json={"no_such_field": [1]})
+        assert answer.status_code == 401, (method, url, answer.status_code,
+                                           answer.get_data(as_text=True))
+        assert answer.get_json()["status"] == 401
+        checked += 1
+    assert checked > 40
+    assert _count(rt, Ticket) == before
