@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from itilflow.domain.diagram import render_svg
 from itilflow.jobs.context import JobContext
+from itilflow.jobs.language import translator
 from itilflow.jobs.relay import Relay
 from itilflow.models import OutboxMessage
 from itilflow.models.paging import Notification
@@ -46,7 +47,7 @@ def test_every_workflow_and_matrix_label_has_danish():
     files = sorted(p.stem for p in (PROJECT_ROOT / "workflows").glob("*.yaml"))
     assert sorted(wf.name for wf in rules.workflows.values()) == files  # every file is walked
     missing = sorted(label for label in _labels(rules) if label not in DA)
-    assert not missing, f"labels without a Danish translation in itilflow/web/i18n.py: {missing}"
+    assert not missing, f"labels without a Danish translation in itilflow/i18n.py: {missing}"
 
 
 def test_catalogue_keeps_the_placeholders():
@@ -77,6 +78,11 @@ def test_messages_with_values_are_translated(app, english, danish):
         assert gettext(english) == danish
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert gettext(english) == english
+    # a job (a mail) writes outside any request, in its reader's language: the labels filled
+    # into a pattern are Danish too, not the English of a request-less gettext
+    with app.app_context():
+        assert translator("da")(english) == danish
+        assert translator("en")(english) == translator(None)(english) == english
 
 
 def test_months_and_the_diagram_in_danish(app):
