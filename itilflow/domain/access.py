@@ -73,7 +73,7 @@ SUPPLIER_LETTERS = frozenset({"R", "I"})
 PARTY_WORDS = {Party.CUSTOMER: "the customer", Party.PROVIDER: "the provider (SIT)"}
 
 # Refusals, as sentences for users. The format is stable and each value stands alone in it, so
-# the Danish catalogue can match a message and translate its values (web/i18n.py DA_PATTERNS):
+# the Danish catalogue can match a message and translate its values (itilflow/i18n.py DA_PATTERNS):
 # ``party`` is PARTY_WORDS (several joined by " or "), ``action`` a transition's label,
 # ``layer`` a layer in words ("operating system"), ``role`` a role in words ("sit manager").
 NEEDS_R = ('Only agents and managers of %(party)s may use "%(action)s" on this ticket: it is '
