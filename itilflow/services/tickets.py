@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from itilflow.domain import access
 from itilflow.domain.access import Actor, TicketFacts
 from itilflow.domain.errors import (
+    DomainError,
     InvalidTransition,
     NotFound,
     NotPermitted,
@@ -728,6 +729,33 @@ def fire_transition(session: Session, rules: Rules, actor: User, actor_ctx: Acto
     spec = access.authorise_fire(rules.matrix, workflow, ticket_fx, actor_ctx, trigger)
     values = _parse_fields(session, rules, ticket, spec, data)
     return _fire(session, rules, actor, actor_ctx, ticket, ticket_fx, spec, values, now=now)
+
+
+def assign_many(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
+                numbers: list[str], assignee: Any, *, now: datetime
+                ) -> tuple[list[str], list[tuple[str, DomainError]]]:
+    """Assign each ticket of ``numbers`` (the queue's bulk action): one transaction, a savepoint
+    per ticket, so one refused (not visible, not the actor's party's, closed) keeps the others.
+    Returns the numbers assigned and each refused number with its error.
+
+    On SQLite the write lock is taken before the first SAVEPOINT: a SAVEPOINT opens a deferred
+    transaction, whose later upgrade to writing fails at once ("database is locked") while
+    another request writes, instead of waiting for it."""
+    locks.sqlite_write_lock(session)
+    assigned: list[str] = []
+    refused: list[tuple[str, DomainError]] = []
+    for number in numbers:
+        savepoint = session.begin_nested()
+        try:
+            fire_transition(session, rules, actor, actor_ctx, number, "assign",
+                            {"assignee": assignee}, now=now)
+        except DomainError as exc:
+            savepoint.rollback()
+            refused.append((number, exc))
+        else:
+            savepoint.commit()
+            assigned.append(number)
+    return assigned, refused
 
 
 def _fire(session: Session, rules: Rules, actor: User, actor_ctx: Actor, ticket: Ticket,

@@ -154,7 +154,7 @@ def rows():
 @login_required
 @require_roles(*STAFF_ROLES)
 def bulk_assign():
-    """Assign each selected ticket through ``fire_transition``; report each ticket's result."""
+    """Assign the selected tickets (``tickets.assign_many``); report each ticket's result."""
     rules = runtime().rules
     ctx = actor()
     numbers = [n for n in request.form.getlist("ticket")[:200] if n]
@@ -167,19 +167,8 @@ def bulk_assign():
     if not numbers:
         flash(_("Select at least one ticket."), "error")
         return redirect(back, 303)
-    ok, failed = [], []
-    now = utcnow()
-    for number in numbers:
-        savepoint = db().begin_nested()
-        try:
-            tickets.fire_transition(db(), rules, me(), ctx, number, "assign",
-                                    {"assignee": assignee}, now=now)
-        except DomainError as exc:
-            savepoint.rollback()
-            failed.append(f"{number} ({_(exc.message).rstrip('.')})")
-        else:
-            savepoint.commit()
-            ok.append(number)
+    ok, refused = tickets.assign_many(db(), rules, me(), ctx, numbers, assignee, now=utcnow())
+    failed = [f"{number} ({_(exc.message).rstrip('.')})" for number, exc in refused]
     message = _("%(ok)d assigned.", ok=len(ok))
     if failed:
         message += " " + _("Not assigned: %(tickets)s.", tickets="; ".join(failed))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
-from itilflow.models import ApiToken, Organisation, Ticket
+from itilflow.models import ApiToken, Organisation, Ticket, TicketEvent
 from itilflow.services import directory, tickets
 from tests.conftest import PASSWORD, WORK_TIME
+from tests.threaded import at_once, serve
 from tests.web.conftest import csrf_of, sign_in
 
 
@@ -177,6 +179,45 @@ def test_bulk_assign_reports_each_ticket(app, world, rt, login):
     assert all(n in mine for n in own)
     rows = sit.get("/agent/rows?queue=assigned")
     assert rows.status_code == 200 and own[0] in rows.get_data(as_text=True)
+
+
+def _http_sign_in(base: str, email: str) -> requests.Session:
+    browser = requests.Session()
+    token = csrf_of(browser.get(f"{base}/login", timeout=30).text)
+    signed = browser.post(f"{base}/login", data={"email": email, "password": PASSWORD,
+                                                 "csrf_token": token}, timeout=30)
+    assert signed.status_code == 200 and "/login" not in signed.url
+    return browser
+
+
+def test_two_agents_bulk_assigning_at_once_both_get_an_answer(app, world, rt):
+    """Two agents select the same tickets and press "Assign" together. On SQLite the
+    savepoints used to open a deferred transaction that could not start writing beside the
+    other request ("database is locked": a 500); now one waits for the other and both are
+    told what happened, over a real threaded server on both backends."""
+    numbers = [_submit(rt, title=f"Same {i}") for i in range(4)]
+    with serve(app) as base:
+        agents = [_http_sign_in(base, email) for email in ("agent@sit.test", "agent2@sit.test")]
+
+        def assign(browser):
+            def call():
+                page = browser.get(f"{base}/agent?queue=triage", timeout=30).text
+                return browser.post(f"{base}/agent/bulk-assign", timeout=60, data={
+                    "csrf_token": csrf_of(page), "ticket": numbers, "assignee": "me"})
+            return call
+        for _ in range(3):
+            answers = at_once([assign(agent) for agent in agents])
+            assert [a.status_code for a in answers] == [200, 200], [a.text[:300] for a in answers]
+            assert all("4 assigned." in a.text for a in answers)
+    with rt.session_factory() as s:
+        assigned = s.scalars(select(Ticket)).all()
+        emails = {t.assignee.email for t in assigned}
+        assert len(assigned) == 4 and emails <= {"agent@sit.test", "agent2@sit.test"}
+        # every assignment is in each history once, one after the other: 6 per ticket
+        for t in assigned:
+            seqs = s.scalars(select(TicketEvent.seq).where(TicketEvent.ticket_id == t.id)
+                             .where(TicketEvent.trigger == "assign")).all()
+            assert len(seqs) == 6 == len(set(seqs))
 
 
 def test_queue_filters_search_and_keyset_pages(app, world, rt, login):
