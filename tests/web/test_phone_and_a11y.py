@@ -9,13 +9,14 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 
 import pytest
 
 from itilflow.services import directory, paging, tickets
 from itilflow.web.i18n import DA, gettext
 from itilflow.web.reports import duration
-from tests.web.conftest import SHOTS, open_page
+from tests.web.conftest import SHOTS, csrf_of, open_page
 
 PHONE = (390, 844)
 
@@ -227,3 +228,50 @@ def test_leverandoer_only_ever_means_a_third_party_supplier():
             assert "supplier" in english.lower(), (english, text)
         if re.search(r"\bprovider", english, re.I):
             assert "leverandør" not in text.lower(), (english, text)
+
+
+class _Tags(HTMLParser):
+    """Every start tag's attributes as the page wrote them, repeats included."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, attrs))
+
+
+def _described(body: str) -> dict[str, list[str]]:
+    parser = _Tags()
+    parser.feed(body)
+    found = {}
+    for tag, attrs in parser.tags:
+        names = [name for name, _value in attrs]
+        assert len(names) == len(set(names)), (tag, attrs)  # a browser keeps only the first
+        values = dict(attrs)
+        if values.get("aria-describedby") and values.get("id"):
+            found[values["id"]] = values["aria-describedby"].split()
+    return found
+
+
+def test_refused_admin_forms_tie_each_field_to_its_hint_and_its_error(app, world, login):
+    """The pager hook and system forms wrote a field's hint by hand beside the error the macro
+    adds: two aria-describedby attributes, of which a browser reads only the first (the hint),
+    so a screen reader never heard the error."""
+    admin = login("admin@sit.test")
+    pager = admin.get("/admin/pager").get_data(as_text=True)
+    assert _described(pager)["url"] == ["url-hint"]
+    refused = admin.post("/admin/pager", data={
+        "csrf_token": csrf_of(pager), "name": "vagt", "url": "not a url", "format": "generic"})
+    assert refused.status_code == 422
+    body = refused.get_data(as_text=True)
+    assert _described(body)["url"] == ["url-hint", "url-error"]
+    assert 'id="url-error"' in body
+    systems = admin.get("/admin/systems").get_data(as_text=True)
+    refused = admin.post("/admin/systems", data={
+        "csrf_token": csrf_of(systems), "key": "ny", "name": "Ny", "customer": "GST",
+        "environments": ",".join(f"env{i}" for i in range(30))})
+    assert refused.status_code == 422
+    body = refused.get_data(as_text=True)
+    assert _described(body)["s-envs"] == ["s-envs-hint", "environments-error"]
+    assert 'id="environments-error"' in body
