@@ -462,6 +462,9 @@ DA: dict[str, str] = {
     "The incident belongs to another customer.": "Hændelsen tilhører en anden kunde.",
     "Admins do not comment on tickets.": "Administratorer kommenterer ikke sager.",
     # refusals of a trigger without values (domain/access.py; the others are in DA_PATTERNS)
+    "This change already has your approval.": "Ændringen er allerede godkendt af dig.",
+    "No consultation of yours is open on this ticket.":
+        "Der er ingen åben høring af dig på denne sag.",
     "Admins configure itilflow; they do not work tickets.":
         "Administratorer konfigurerer itilflow; de arbejder ikke med sager.",
     "Admins configure itilflow; they do not raise incidents.":
@@ -947,7 +950,7 @@ def _activity_label(key: str) -> str:
     from itilflow.runtime import runtime
 
     activity = runtime().rules.matrix.activities.get(key)
-    return danish(activity.label) if activity else key
+    return danish(activity.label if activity else key)  # a key or, as messages name it, a label
 
 
 def _layer_words(value: str) -> str:

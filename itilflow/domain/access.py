@@ -98,14 +98,22 @@ NEEDS_ROLE = 'Only a user with the role %(role)s may use "%(action)s" on this ti
 NOT_FOR_ADMIN = "Admins configure itilflow; they do not work tickets."
 # Shut gates (409).
 ALREADY_APPROVED = "This change already has the approval of %(party)s."
+ALREADY_APPROVED_BY_YOU = "This change already has your approval."
 ALREADY_ACKNOWLEDGED = "This ticket is already acknowledged."
 NO_OPEN_CONSULTATION = "No consultation of %(party)s is open on this ticket."
+NO_OPEN_CONSULTATION_OF_YOU = "No consultation of yours is open on this ticket."
 NOBODY_TO_CONSULT = "Nobody is consulted on %(stage)s for the %(layer)s layer."
 WAITS_FOR_CONSULTATION = "%(trigger)r waits for the consultation of: %(parties)s."
 
 
 def party_words(parties: Iterable[Party]) -> str:
     return " or ".join(PARTY_WORDS[p] for p in parties)
+
+
+def activity_words(matrix: RaciMatrix, key: str) -> str:
+    """An activity as a message names it: its label ("Installation test"), not its key."""
+    activity = matrix.activities.get(key)
+    return activity.label if activity else key
 
 
 def layer_words(layer: Layer | None) -> str:
@@ -265,13 +273,16 @@ def gate_refusal(matrix: RaciMatrix, workflow: Workflow, ticket: TicketFacts, ac
         cells = _affected_cells(matrix, ticket, spec.activity or ticket.activity)
         if not any(cell.accountable not in ticket.approved_by and holds(actor, ticket, cell, "A")
                    for cell in cells):
-            return ALREADY_APPROVED % {"party": PARTY_WORDS.get(actor.party, "you")}
+            return ALREADY_APPROVED % {"party": PARTY_WORDS[actor.party]} \
+                if actor.party in PARTY_WORDS else ALREADY_APPROVED_BY_YOU
     elif spec.gate == "open_consultation":
         if not answerable_stages(matrix, ticket, actor):
-            return NO_OPEN_CONSULTATION % {"party": PARTY_WORDS.get(actor.party, "you")}
+            return NO_OPEN_CONSULTATION % {"party": PARTY_WORDS[actor.party]} \
+                if actor.party in PARTY_WORDS else NO_OPEN_CONSULTATION_OF_YOU
     elif spec.gate == "consultable":
         if not consultable_stages(matrix, ticket, spec):
-            stage = ticket.activity if spec.field("stage") is None else "any stage"
+            stage = activity_words(matrix, ticket.activity) if spec.field("stage") is None \
+                else "any stage"
             return NOBODY_TO_CONSULT % {"stage": stage, "layer": layer_words(ticket.layer)}
     elif spec.gate == "unacknowledged" and ticket.acknowledged:
         return ALREADY_ACKNOWLEDGED

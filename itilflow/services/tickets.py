@@ -902,9 +902,10 @@ def _open_consultations(session: Session, rules: Rules, ticket: Ticket, actor: U
     doer = cell.responsible(on_request=ticket.on_request)
     parties = [p for p in cell.consulted if p is not doer]
     if not parties:
+        layer = Layer(ticket.layer) if ticket.layer else None
         raise InvalidTransition(access.NOBODY_TO_CONSULT % {
-            "stage": stage, "layer": access.layer_words(Layer(ticket.layer) if ticket.layer
-                                                        else None)})
+            "stage": access.activity_words(rules.matrix, stage),
+            "layer": access.layer_words(layer)})
     for party in parties:
         session.add(Consultation(ticket_id=ticket.id, activity=stage, party=party.value,
                                  question=values["question"], asked_by_id=actor.id, asked_at=now))

@@ -61,7 +61,7 @@ def test_every_refusal_template_has_danish(app, name):
      "længe laget ikke er kendt."),
     ("Only a user with the role sit manager may use \"Close\" on this ticket.",
      "Kun en bruger med rollen SIT-leder må bruge \"Luk\" på denne sag."),
-    ("Nobody is consulted on installation_test for the middleware layer.",
+    ("Nobody is consulted on Installation test (installationsprøve) for the middleware layer.",
      "Ingen høres om Installationsprøve på laget middleware."),
     ("Nobody is consulted on any stage for the unclassified layer.",
      "Ingen høres om nogen fase på laget (endnu ikke klassificeret)."),
