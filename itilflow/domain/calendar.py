@@ -9,7 +9,8 @@ business time is real elapsed time spent inside windows, so across DST a ``00:00
 Closed: the public holidays of the ``holidays`` package for the country (its default category;
 for DK that excludes the optional observances Christmas Eve, New Year's Eve, Constitution Day
 and 1 May) plus the extra ``closed_days``. A customer that also closes on 24 and 31 December
-adds them through ``ITILFLOW_CLOSED_DAYS``.
+adds them through ``ITILFLOW_CLOSED_DAYS``; a day closed from noon (Constitution Day, 5 June, at
+a state employer) is ``2026-06-05 from 12:00`` there: its working time ends at 12:00.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ _ITEM = re.compile(
 )
 _WINDOW = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CLOSES_FROM = re.compile(r"^(?P<day>\d{4}-\d{2}-\d{2})\s+from\s+(?P<hour>\d{1,2}):(?P<minute>\d{2})$")
 
 
 def _format_minutes(minutes: int) -> str:
@@ -137,20 +139,38 @@ def _join_windows(windows: Sequence[tuple[int, int]], *, day_name: str) -> list[
     return joined
 
 
-def parse_closed_days(spec: str) -> frozenset[date]:
-    """Parse ``"YYYY-MM-DD,YYYY-MM-DD"`` into dates; empty means none. Raises ConfigError."""
-    days = set()
+def parse_closures(spec: str) -> tuple[frozenset[date], Mapping[date, int]]:
+    """Parse ``"2026-12-24, 2026-12-31, 2026-06-05 from 12:00"``: the dates closed all day, and
+    the dates closed from a time of day (minutes after midnight). Empty means none. Raises
+    ConfigError naming the item."""
+    days: set[date] = set()
+    from_time: dict[date, int] = {}
     for raw in spec.split(","):
         text = raw.strip()
         if not text:
             continue
+        partial = _CLOSES_FROM.match(text)
         try:
-            if not _ISO_DATE.match(text):
+            if partial is None and not _ISO_DATE.match(text):
                 raise ValueError
-            days.add(date.fromisoformat(text))
+            day = date.fromisoformat(partial["day"] if partial else text)
         except ValueError:
-            raise ConfigError(f"closed days: {text!r} is not a date written YYYY-MM-DD") from None
-    return frozenset(days)
+            raise ConfigError(f"closed days: {text!r} is not a date written YYYY-MM-DD, or "
+                              "YYYY-MM-DD from HH:MM") from None
+        if partial is None:
+            days.add(day)
+            continue
+        hour, minute = int(partial["hour"]), int(partial["minute"])
+        if hour > 23 or minute > 59:
+            raise ConfigError(f"closed days: {text!r} has no time of day HH:MM")
+        from_time[day] = min(from_time.get(day, MINUTES_PER_DAY), hour * 60 + minute)
+    return frozenset(days), MappingProxyType(
+        {day: minutes for day, minutes in from_time.items() if day not in days})
+
+
+def parse_closed_days(spec: str) -> frozenset[date]:
+    """The dates ``spec`` closes all day (see ``parse_closures``)."""
+    return parse_closures(spec)[0]
 
 
 def _to_us(instant: datetime) -> int:
@@ -178,6 +198,8 @@ class BusinessCalendar:
     )
     holiday_country: str | None = DEFAULT_HOLIDAY_COUNTRY
     closed_days: frozenset[date] = frozenset()
+    #: dates whose working time ends early: minutes after local midnight from which it is closed
+    closes_early: Mapping[date, int] = field(default_factory=dict, hash=False)
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
     _windows_us: tuple[tuple[tuple[int, int], ...], ...] = field(
         init=False, repr=False, compare=False
@@ -231,6 +253,7 @@ class BusinessCalendar:
                 ) from None
         object.__setattr__(self, "holiday_country", country)
         object.__setattr__(self, "closed_days", frozenset(self.closed_days))
+        object.__setattr__(self, "closes_early", MappingProxyType(dict(self.closes_early)))
         object.__setattr__(
             self,
             "working_hours",
@@ -252,11 +275,13 @@ class BusinessCalendar:
     ) -> BusinessCalendar:
         """Build from the ``ITILFLOW_TIMEZONE``, ``_WORKING_HOURS``, ``_HOLIDAYS`` and
         ``_CLOSED_DAYS`` strings. Raises ConfigError naming the bad setting."""
+        whole_days, closes_early = parse_closures(closed_days)
         return cls(
             timezone=timezone.strip(),
             working_hours=parse_working_hours(working_hours),
             holiday_country=holidays.strip().upper() or None,
-            closed_days=parse_closed_days(closed_days),
+            closed_days=whole_days,
+            closes_early=closes_early,
         )
 
     @property
@@ -293,10 +318,9 @@ class BusinessCalendar:
         """True when the aware ``instant`` falls inside a working window (local wall clock)."""
         _to_us(instant)
         local = instant.astimezone(self._zone)
-        if not self.is_working_day(local.date()):
-            return False
         wall = (local.hour * 3600 + local.minute * 60 + local.second) * _US + local.microsecond
-        return any(start <= wall < end for start, end in self._windows_us[local.weekday()])
+        windows = self._windows_of_day(local.date().toordinal() - _EPOCH_ORDINAL)
+        return any(start <= wall < end for start, end in windows)
 
     def next_working_instant(self, instant: datetime) -> datetime | None:
         """``instant`` itself (in UTC) if it is working time, else the start of the next window;
@@ -489,6 +513,10 @@ class BusinessCalendar:
                 self._day_windows.clear()
             day = date.fromordinal(_EPOCH_ORDINAL + day_number)
             windows = self._windows_us[day.weekday()] if self.is_working_day(day) else ()
+            closes = self.closes_early.get(day)
+            if closes is not None:  # a day closed from a time of day: its windows end there
+                limit = closes * 60 * _US
+                windows = tuple((lo, min(hi, limit)) for lo, hi in windows if lo < limit)
             self._day_windows[day_number] = windows
         return windows
 

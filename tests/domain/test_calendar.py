@@ -10,7 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from itilflow.domain import calendar as calendar_module
-from itilflow.domain.calendar import BusinessCalendar, parse_closed_days, parse_working_hours
+from itilflow.domain.calendar import (
+    BusinessCalendar,
+    parse_closed_days,
+    parse_closures,
+    parse_working_hours,
+)
 from itilflow.domain.errors import ConfigError
 
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -169,6 +174,36 @@ def test_closed_days_are_closed() -> None:
     assert not cal.is_working_time(local(2026, 12, 31, 10, 0))
     assert cal.is_working_time(local(2026, 12, 30, 10, 0))
     assert cal.holiday_name(date(2026, 12, 24)) is None
+
+
+def test_a_day_closed_from_noon_works_until_noon() -> None:
+    """Constitution Day (Friday 5 June 2026) at a state employer: closed from 12:00. The
+    afternoon is after hours (a P1 on a system with vagtordning pages), business clocks stop
+    at noon and go on on Monday."""
+    cal = calendar(closed_days="2026-12-24, 2026-06-05 from 12:00")
+    assert cal.is_working_day(date(2026, 6, 5))
+    assert cal.is_working_time(local(2026, 6, 5, 11, 59, 59))
+    assert not cal.is_working_time(local(2026, 6, 5, 12, 0))
+    assert not cal.is_working_time(local(2026, 6, 5, 15, 0))
+    assert cal.is_working_time(local(2026, 6, 4, 15, 0))  # the day before is a whole day
+    assert cal.working_seconds_between(local(2026, 6, 5, 0, 0), local(2026, 6, 6, 0, 0)) == 4 * 3600
+    assert cal.add_working_time(local(2026, 6, 5, 11, 0), 2 * 3600) == local(2026, 6, 8, 9, 0)
+    assert cal.next_working_instant(local(2026, 6, 5, 13, 0)) == local(2026, 6, 8, 8, 0)
+    # closed from before the day's first window: closed all day
+    early = calendar(closed_days="2026-06-05 from 07:00")
+    assert not early.is_working_time(local(2026, 6, 5, 9, 0))
+
+
+def test_closures_parse_whole_and_partial_days() -> None:
+    days, partial = parse_closures("2026-12-24, 2026-06-05 from 12:00, 2026-06-05 from 9:30")
+    assert days == {date(2026, 12, 24)}
+    assert dict(partial) == {date(2026, 6, 5): 9 * 60 + 30}  # the earlier closing wins
+    whole, partial = parse_closures("2026-12-24 from 12:00, 2026-12-24")
+    assert whole == {date(2026, 12, 24)} and not partial  # closed all day says more
+    for bad in ("2026-06-05 from 24:00", "2026-06-05 from noon", "2026-06-05 12:00",
+                "2026-06-05 from 12:60"):
+        with pytest.raises(ConfigError, match="closed days"):
+            parse_closures(bad)
 
 
 def test_always_and_never() -> None:

@@ -13,6 +13,9 @@ from itilflow.domain.calendar import BusinessCalendar, parse_working_hours
 
 CALENDARS = [
     BusinessCalendar(closed_days=frozenset({date(2025, 12, 24), date(2026, 12, 31)})),
+    BusinessCalendar.from_settings(timezone="Europe/Copenhagen", working_hours="mon-fri 08:00-16:00",
+                                   holidays="DK", closed_days="2026-06-05 from 12:00, "
+                                   "2025-12-23 from 07:00, 2027-06-05 from 23:59, 2026-12-24"),
     BusinessCalendar(working_hours=parse_working_hours("mon-sat 07:30-12:00 12:30-17:00")),
     BusinessCalendar(working_hours=parse_working_hours("mon-sun 00:00-24:00")),
     BusinessCalendar(timezone="America/New_York", holiday_country="US",
