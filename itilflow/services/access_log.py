@@ -19,6 +19,7 @@ from itilflow.domain.access import Actor
 from itilflow.domain.errors import NotPermitted, ValidationError
 from itilflow.domain.parties import Role
 from itilflow.models import AccessLogEntry, User
+from itilflow.services.fields import MAX_ID, parse_id, parse_instant
 from itilflow.services.outbox import enqueue
 
 GENESIS = "0" * 64
@@ -143,12 +144,8 @@ class AccessFilters:
 def _parse_when(value: Any, name: str) -> datetime | None:
     if value in (None, ""):
         return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(f"{name} is not a date-time.",
-                              {name: ["An ISO 8601 date or date-time."]}) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return parse_instant(value, name, naive=UTC,
+                         hint="An ISO 8601 date or date-time.").astimezone(UTC)
 
 
 def parse_filters(args: dict[str, Any]) -> AccessFilters:
@@ -189,7 +186,11 @@ def list_entries(session: Session, actor: Actor, filters: AccessFilters, *,
     limit = max(1, min(limit, PAGE_MAX))
     query = _query(filters)
     if before_seq is not None:
-        query = query.where(AccessLogEntry.seq < before_seq)
+        before = parse_id(before_seq)
+        if before is None:  # past int32 the query itself would fail on PostgreSQL
+            raise ValidationError("before is not a valid position.", {"before": [
+                f"A whole number from 1 to {MAX_ID}: the next_before of the previous page."]})
+        query = query.where(AccessLogEntry.seq < before)
     rows = list(session.scalars(query.order_by(AccessLogEntry.seq.desc()).limit(limit + 1)))
     next_before = rows[limit - 1].seq if len(rows) > limit else None
     return rows[:limit], next_before

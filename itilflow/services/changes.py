@@ -20,7 +20,7 @@ from itilflow.domain.parties import Layer, Party, Role
 from itilflow.models import Consultation, Organisation, System, Ticket, User
 from itilflow.models.change import ChangeTemplate, ChangeWindow, FreezePeriod
 from itilflow.services import directory, tickets
-from itilflow.services.fields import clean_text
+from itilflow.services.fields import clean_text, parse_instant
 from itilflow.services.rules import Rules
 
 CHANGE_TYPES = ("standard", "normal", "emergency")
@@ -34,12 +34,9 @@ CONFIG_ROLES = frozenset({Role.ADMIN, Role.SIT_MANAGER})
 # --- input helpers ------------------------------------------------------------------------
 
 def _instant(value: Any, name: str) -> datetime:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValidationError(f"{name} needs a time zone.",
-                                  {name: ["Give an offset, e.g. +01:00."]})
-        return value
-    return tickets._when(value, name)
+    # the calendar's years: a window in year 1 would be stored but never shown, and an offset
+    # at the calendar's edge (0001-01-01T00:00+14:00) would overflow converting to UTC
+    return parse_instant(value, name)
 
 
 def _layers(value: Any, primary: Layer | None) -> list[Layer]:

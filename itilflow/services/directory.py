@@ -17,7 +17,7 @@ from itilflow.domain.access import Actor
 from itilflow.domain.errors import Conflict, NotFound, NotPermitted, ValidationError
 from itilflow.domain.parties import ROLE_ORG_KIND, OrgKind, Role
 from itilflow.models import ApiToken, Organisation, System, User
-from itilflow.services.fields import clean_text
+from itilflow.services.fields import clean_text, parse_id
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -241,8 +241,11 @@ def token_in_use(session: Session, token: str, *, now: datetime) -> ApiToken | N
     return row
 
 
-def revoke_token(session: Session, token_id: int, *, user: User, now: datetime) -> None:
-    row = session.get(ApiToken, token_id)
+def revoke_token(session: Session, token_id: Any, *, user: User, now: datetime) -> None:
+    """Revoke a token of ``user`` (an admin: anyone's); an id that is no token (a number past
+    int32 included, which never reaches the database) is NotFound."""
+    token_id = parse_id(token_id)
+    row = session.get(ApiToken, token_id) if token_id is not None else None
     if row is None or (row.user_id != user.id and user.role != Role.ADMIN.value):
         raise NotFound("No such token.")
     row.revoked_at = row.revoked_at or now

@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 from itilflow.domain.access import PARTY_WORDS, Actor
 from itilflow.domain.errors import NotPermitted, ValidationError
 from itilflow.domain.parties import MANAGER_ROLES, WORKER_ROLES, Party, Role
-from itilflow.models import Organisation, Ticket, User
+from itilflow.models import Organisation, Ticket, User, system_suppliers
 from itilflow.models.outbox import OutboxMessage
 from itilflow.models.paging import Notification
+from itilflow.services.fields import parse_id
 from itilflow.services.rules import Rules
 from itilflow.services.sql import id_in
 
@@ -304,9 +305,8 @@ def inbox(session: Session, actor: Actor, *, before: Any = None, limit: int = 50
     is the previous page's ``next``): ([notifications], next or None)."""
     where = _inbox(actor)
     if before is not None:
-        if isinstance(before, str) and before.isdecimal() and len(before) < 12:
-            before = int(before)
-        if isinstance(before, bool) or not isinstance(before, int) or before < 1:
+        before = parse_id(before)  # past int32 the query itself would fail on PostgreSQL
+        if before is None:
             raise ValidationError("Not a valid cursor.", {"before": ["Use the next page link."]})
         where.append(Notification.id < before)
     rows = list(session.scalars(select(Notification).where(*where)

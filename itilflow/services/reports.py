@@ -28,7 +28,8 @@ from itilflow.domain.priority import PRIORITIES
 from itilflow.domain.sla import sla_status
 from itilflow.models import Organisation, OutboxMessage, System, Ticket, TicketEvent, User
 from itilflow.services import tickets as ticket_service
-from itilflow.services.fields import clean_text
+from itilflow.services.access_log import csv_cell
+from itilflow.services.fields import clean_text, parse_instant
 from itilflow.services.history import append_event
 from itilflow.services.outbox import enqueue
 from itilflow.services.rules import Rules
@@ -46,13 +47,11 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _parse_instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
+    """A stored outage time in UTC; None where there is none (or it cannot be read)."""
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return parse_instant(value, "instant").astimezone(UTC)
+    except ValidationError:
         return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else None
 
 
 # --- who may read which report ---------------------------------------------------------
@@ -492,11 +491,17 @@ def correct_outage(session: Session, rules: Rules, actor: User, actor_ctx: Actor
     if not any(access.holds(actor_ctx, facts, cell, letter) for letter in ("R", "A")):
         raise NotPermitted("Only the party working this incident corrects its outage.")
     errors: dict[str, list[str]] = {}
-    new_start, new_end = _parse_instant(start), _parse_instant(end) if end is not None else None
-    if new_start is None:
-        errors["start"] = ["An ISO 8601 date-time with offset."]
-    if end is not None and new_end is None:
-        errors["end"] = ["An ISO 8601 date-time with offset, or null while the outage lasts."]
+    new_start = new_end = None
+    try:
+        new_start = parse_instant(start, "start").astimezone(UTC)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    if end is not None:
+        try:
+            new_end = parse_instant(end, "end", hint="An ISO 8601 date-time with offset, or null "
+                                    "while the outage lasts.").astimezone(UTC)
+        except ValidationError as exc:
+            errors.update(exc.errors)
     if new_start and new_start > now:
         errors["start"] = ["Must not be in the future."]
     elif new_start and new_start < ticket.created_at - OUTAGE_SLACK:

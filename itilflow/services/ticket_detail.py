@@ -17,7 +17,7 @@ from itilflow.domain.errors import ValidationError
 from itilflow.models import Consultation, Ticket, TicketEvent, User
 from itilflow.models.change import ChangeWindow
 from itilflow.services import changes, problems, tickets
-from itilflow.services.fields import clean_text
+from itilflow.services.fields import clean_text, parse_id
 from itilflow.services.rules import Rules
 
 #: the kinds whose impact and urgency a person chose; a change's or a problem's are defaults
@@ -132,7 +132,8 @@ def comment_resubmitted(session: Session, rules: Rules, actor_ctx: Actor, user: 
     one their form showed): the same form sent twice (a double click, the back button). The
     ticket's row is locked first on PostgreSQL, so a concurrent twin waits until the first one
     commits and then finds it. Without ``seen`` nothing counts as a resubmit."""
-    if not isinstance(seen, str) or not seen.isdecimal() or len(seen) > 12:
+    seen_seq = parse_id(seen, lowest=0)  # no seq past int32: as if the form showed nothing
+    if seen_seq is None:
         return False
     ticket = tickets.get_ticket(session, rules, actor_ctx, ticket_ref, for_update=True)
     try:
@@ -142,4 +143,4 @@ def comment_resubmitted(session: Session, rules: Rules, actor_ctx: Actor, user: 
     return any(event.data.get("body") == text for event in session.scalars(
         select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
                                   TicketEvent.kind == "comment", TicketEvent.actor_id == user.id,
-                                  TicketEvent.seq > int(seen))))
+                                  TicketEvent.seq > seen_seq)))
