@@ -9,6 +9,7 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from itilflow.db import make_engine, make_session_factory
 from itilflow.runtime import Runtime, db
@@ -49,6 +50,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         TESTING=settings.testing,
         JSON_SORT_KEYS=False,
     )
+    if settings.trusted_proxies:
+        # behind a load balancer: the client's address (login throttle, access log), scheme
+        # and host are what the trusted hops forwarded
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     if settings.sqlalchemy_url.startswith("sqlite"):
         settings.instance_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.sqlalchemy_url)

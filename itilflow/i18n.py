@@ -159,6 +159,7 @@ DA: dict[str, str] = {
     "A list of incident ids.": "En liste af hændelser.",
     "A list of layer names.": "En liste af lag.",
     "Control characters are not allowed.": "Kontroltegn er ikke tilladt.",
+    "Invisible characters are not allowed.": "Usynlige tegn er ikke tilladt.",
     "Only agents and managers open problems and changes.":
         "Kun medarbejdere og ledere opretter problemer og ændringer.",
     "Tickets": "Sager",
@@ -904,6 +905,7 @@ DA_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (r"(?P<name>\w+) is required\.", "%(name)s skal udfyldes."),
     (r"(?P<name>\w+) is too long\.", "%(name)s er for lang."),
     (r"(?P<name>\w+) contains control characters\.", "%(name)s indeholder kontroltegn."),
+    (r"(?P<name>\w+) contains invisible characters\.", "%(name)s indeholder usynlige tegn."),
     (r"(?P<name>\w+) is not one of the choices\.", "%(name)s er ikke et af valgene."),
     (r"Invalid fields for '(?P<trigger>\w+)'\.", "Ugyldige felter for \"%(trigger)s\"."),
     (r"Not a trigger of the (?P<kind>\w+) workflow\.", "Ikke en handling i denne arbejdsgang."),

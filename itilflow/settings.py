@@ -44,6 +44,9 @@ class Settings:
     access_log_retention_days: int = 365
     login_alert_failures: int = 5
     login_alert_minutes: int = 10
+    #: proxies (load balancers) in front of the app whose X-Forwarded-For/-Proto/-Host are
+    #: believed; 0: none, the peer's address is the client's
+    trusted_proxies: int = 0
     config_dir: Path = field(default_factory=lambda: _default_dir("ITILFLOW_CONFIG_DIR", "config"))
     workflows_dir: Path = field(
         default_factory=lambda: _default_dir("ITILFLOW_WORKFLOWS_DIR", "workflows"))
@@ -73,6 +76,10 @@ class Settings:
                 values[name] = env
         values.update(overrides)
         settings = cls(**{k: _coerce(known[k].type, k, v) for k, v in values.items()})
+        if isinstance(settings.trusted_proxies, bool) or \
+                not isinstance(settings.trusted_proxies, int) or settings.trusted_proxies < 0:
+            raise ConfigError("setting trusted_proxies: expected the number of proxy hops "
+                              f"(0 or more), got {settings.trusted_proxies!r}")
         if not settings.secret_key:
             settings = replace(settings, secret_key=secrets.token_hex(32))
         return settings

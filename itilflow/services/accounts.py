@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -25,14 +26,17 @@ def set_locale(session: Session, user: User, locale: Any) -> None:
     session.flush()
 
 
-def change_password(session: Session, user: User, *, current: Any, new: Any, repeat: Any) -> None:
-    """Check the current password, then set the new one (which ends every session)."""
+def change_password(session: Session, user: User, *, current: Any, new: Any, repeat: Any,
+                    now: datetime) -> None:
+    """Check the current password, then set the new one (which ends every session and revokes
+    the user's API tokens). A wrong current password is ``NotPermitted``: the caller counts it
+    as a failed login."""
     if directory.authenticate(session, user.email, current) is None:
         raise NotPermitted("The current password is wrong.",
                            {"current": ["The current password is wrong."]})
     if not isinstance(new, str) or new != repeat:
         raise ValidationError("The two passwords differ.", {"repeat": ["The two passwords differ."]})
-    directory.set_password(session, user, new)
+    directory.set_password(session, user, new, now=now)
 
 
 def end_sessions(session: Session, user: User) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -46,10 +47,20 @@ def require_admin(actor: Actor | None) -> None:
         raise NotPermitted("Only an admin may do this.")
 
 
+def refuse_invisible(value: str | None, name: str) -> str | None:
+    """Emails and names of people and organisations are shown to others: an invisible format
+    character (Unicode category Cf: U+200B, U+200E, U+202E, U+FEFF ...) would make an account
+    or an organisation look like another one. 422 naming the field."""
+    if value is not None and any(unicodedata.category(c) == "Cf" for c in value):
+        raise ValidationError(f"{name} contains invisible characters.",
+                              {name: ["Invisible characters are not allowed."]})
+    return value
+
+
 def create_organisation(session: Session, *, name: Any, kind: Any, now: datetime,
                         actor: Actor | None = None) -> Organisation:
     require_admin(actor)
-    name = clean_text(name, "name", max_length=200)
+    name = refuse_invisible(clean_text(name, "name", max_length=200), "name")
     if name.lower() in RESERVED_ORG_NAMES:
         raise ValidationError(f"{name!r} is reserved.", {"name": [
             "Reserved: 'all' and '*' mean every customer in reports."]})
@@ -77,10 +88,11 @@ def organisation_by_name(session: Session, name: Any) -> Organisation:
 def create_user(session: Session, *, email: Any, name: Any, organisation: Any, role: Any,
                 password: Any, now: datetime, actor: Actor | None = None) -> User:
     require_admin(actor)
-    email = clean_text(email, "email", max_length=254).lower()
+    email = refuse_invisible(clean_text(email, "email", max_length=254), "email").lower()
     if not EMAIL_RE.match(email):
         raise ValidationError("Not a valid email address.", {"email": ["Not a valid email address."]})
-    name = clean_text(name, "name", max_length=200, required=False) or email.split("@")[0]
+    name = refuse_invisible(clean_text(name, "name", max_length=200, required=False), "name") \
+        or email.split("@")[0]
     if role not in {r.value for r in Role}:
         raise ValidationError("Unknown role.",
                               {"role": [f"Must be one of: {', '.join(r.value for r in Role)}."]})
@@ -129,7 +141,7 @@ def update_user(session: Session, email: Any, changes: dict[str, Any], *, now: d
     name = role = password = None
     if "name" in changes:
         try:
-            name = clean_text(changes["name"], "name", max_length=200)
+            name = refuse_invisible(clean_text(changes["name"], "name", max_length=200), "name")
         except ValidationError as exc:
             errors.update(exc.errors)
     if "role" in changes:
@@ -162,12 +174,10 @@ def update_user(session: Session, email: Any, changes: dict[str, Any], *, now: d
     if role is not None:
         user.role = role
     if password is not None:
-        set_password(session, user, password)
+        set_password(session, user, password, now=now)
     if active is False and user.active:
         user.credential_stamp = secrets.token_hex(8)  # every session of the user ends
-        for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
-                                                            ApiToken.revoked_at.is_(None))):
-            token.revoked_at = now
+        revoke_tokens(session, user, now=now)
     user.active = active
     session.flush()
     return user
@@ -184,12 +194,22 @@ def check_password(password: Any) -> None:
                               {"password": [f"At most {MAX_PASSWORD} characters."]})
 
 
-def set_password(session: Session, user: User, password: Any) -> None:
-    """A new password also gets a new credential stamp: every old session ends."""
+def set_password(session: Session, user: User, password: Any, *, now: datetime) -> None:
+    """A new password also gets a new credential stamp, so every old session ends, and revokes
+    the user's API tokens: whoever stole the old password may have made one. Every way of
+    setting a password (the account page, an admin's reset in the UI or the API) comes here."""
     check_password(password)
     user.password_hash = generate_password_hash(password)
     user.credential_stamp = secrets.token_hex(8)
+    revoke_tokens(session, user, now=now)
     session.flush()
+
+
+def revoke_tokens(session: Session, user: User, *, now: datetime) -> None:
+    """Revoke every live API token of the user (deactivation, a new password)."""
+    for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                        ApiToken.revoked_at.is_(None))):
+        token.revoked_at = now
 
 
 def authenticate(session: Session, email: Any, password: Any) -> User | None:

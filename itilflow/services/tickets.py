@@ -654,6 +654,8 @@ def _field_value(session: Session, rules: Rules, ticket: Ticket, spec: FieldSpec
             user = session.scalar(select(User).where(User.email == raw.strip().lower()))
         if user is None or not user.active:
             raise ValidationError("Unknown user.", {spec.name: ["No such user."]})
+        if spec.name == "assignee":  # someone who may not take the work is "no such user" too
+            _check_assignee(rules, ticket, user)
         return user
     if spec.type == "bool":
         if not isinstance(raw, bool):
@@ -700,9 +702,9 @@ def _check_assignee(rules: Rules, ticket: Ticket, user: User) -> None:
                           system_ids=frozenset(s.id for s in _supplier_systems(ticket, user)))
     cell = rules.matrix.cell(ticket.activity, ticket.layer)
     if not access.holds(candidate, facts(ticket), cell, "R"):
-        raise ValidationError(
-            f"{user.email} does not work for the {ticket.responsible_party} on this ticket.",
-            {"assignee": ["Not an agent of the responsible party."]})
+        # the same answer as for an unknown user, and no email: walking user ids through the
+        # assign trigger must not list the accounts of other organisations
+        raise ValidationError("Unknown user.", {"assignee": ["No such user."]})
 
 
 def _supplier_systems(ticket: Ticket, user: User) -> list[System]:

@@ -22,6 +22,7 @@ from itilflow.web.common import (
     me,
     register_error_pages,
     require_roles,
+    safe_next,
     state_category,
     state_label,
 )
@@ -161,9 +162,7 @@ def bulk_assign():
     target = request.form.get("assignee") or "me"
     assignee = me().id if target == "me" else int(target) if target.isdecimal() and len(target) < 12 \
         else target
-    back = request.form.get("back") or url_for("agent.queue")
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("agent.queue")
+    back = safe_next(request.form.get("back")) or url_for("agent.queue")
     if not numbers:
         flash(_("Select at least one ticket."), "error")
         return redirect(back, 303)

@@ -3,13 +3,24 @@ credential stamp, so a password change or a sign-out ends every copy of the old 
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
-from itilflow.domain.errors import DomainError
+from itilflow.domain.errors import DomainError, NotPermitted
 from itilflow.models import User
-from itilflow.runtime import db
-from itilflow.services import accounts, directory
+from itilflow.runtime import db, runtime, utcnow
+from itilflow.services import access_log, accounts, directory
+from itilflow.web.common import safe_next
 from itilflow.web.i18n import _
 
 bp = Blueprint("auth", __name__)
@@ -33,12 +44,6 @@ def load_user(user_id: str) -> SessionUser | None:
     return SessionUser(user)
 
 
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None
@@ -49,7 +54,7 @@ def login():
         if user is not None:
             session.clear()
             login_user(SessionUser(user))
-            return redirect(_safe_next(request.args.get("next")) or url_for("home"))
+            return redirect(safe_next(request.args.get("next")) or url_for("home"))
         error = _("Unknown email or wrong password.")
     return render_template("login.html", error=error, email=email), 401 if error else 200
 
@@ -77,6 +82,21 @@ def whoami():
     return jsonify(email=user.email, role=user.role, organisation=user.organisation.name)
 
 
+def record_failed_login(email: str | None) -> None:
+    """Log a failed login of this request (and alert the admins at the threshold) in a session
+    of its own: the request's answer is an error, so its own transaction is rolled back."""
+    rt = runtime()
+    log_session = rt.session_factory()
+    try:
+        access_log.record_failed_login(
+            log_session, email=email, remote_addr=request.remote_addr, now=utcnow(),
+            threshold=rt.settings.login_alert_failures,
+            window_minutes=rt.settings.login_alert_minutes, path=request.path)
+        log_session.commit()
+    finally:
+        log_session.close()
+
+
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
@@ -88,8 +108,6 @@ def account():
         except DomainError as exc:
             errors = exc.errors
         else:
-            from flask import g
-
             g.pop("locale", None)
             flash(_("Saved."), "ok")
             return redirect(url_for("auth.account"))
@@ -97,7 +115,13 @@ def account():
         try:
             accounts.change_password(db(), user, current=request.form.get("current", ""),
                                      new=request.form.get("new", ""),
-                                     repeat=request.form.get("repeat", ""))
+                                     repeat=request.form.get("repeat", ""), now=utcnow())
+        except NotPermitted as exc:  # a wrong current password: a failed login, for all it is
+            errors = exc.errors
+            g.wrong_current_password = True  # the login throttle counts it (web/common.py)
+            email = user.email
+            db().rollback()
+            record_failed_login(email)
         except DomainError as exc:
             errors = exc.errors or {"new": [exc.message]}
         else:

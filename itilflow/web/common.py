@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import Flask, abort, jsonify, render_template, request
+from flask import Flask, abort, g, jsonify, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
@@ -106,6 +107,18 @@ def layer_label(layer: str | None) -> str:
     return _(LAYER_WORDS[layer]) if layer in LAYER_WORDS else _("don't know")
 
 
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None: the one check for every redirect to
+    an address taken from the request (``/login?next=``, the queue's ``back``). Browsers drop
+    tabs and newlines and read a backslash as ``/``: ``/%09/evil.example`` leaves the site."""
+    if not isinstance(target, str) or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/")
 
@@ -152,8 +165,21 @@ def local_to_utc_iso(raw: str, zone: str | None = None) -> str:
 # --- rate limits --------------------------------------------------------------------------
 
 def _login_key() -> str:
-    email = (request.form.get("email") or "").strip().lower()[:254]
+    """Address and account; on /account the account is the signed-in user's, so guessing the
+    current password there fills the same bucket as guessing it on /login."""
+    if request.endpoint == "auth.account" and current_user.is_authenticated:
+        email = current_user.user.email
+    else:
+        email = (request.form.get("email") or "").strip().lower()[:254]
     return f"{get_remote_address()}|{email}"
+
+
+def _not_password_form() -> bool:
+    return request.form.get("form") != "password"
+
+
+def _wrong_current_password(_response) -> bool:
+    return bool(g.get("wrong_current_password"))
 
 
 #: the forms that raise tickets: a flood from one account is throttled, not a whole office
@@ -163,7 +189,8 @@ TICKET_FORMS = ("portal.new_incident", "raise.new_incident", "raise.new_problem"
 
 
 def _form_key() -> str:
-    return f"user:{current_user.get_id()}" if current_user.is_authenticated \
+    # the user's id alone: get_id() carries the credential stamp, which a sign-out renews
+    return f"user:{current_user.user.id}" if current_user.is_authenticated \
         else get_remote_address()
 
 
@@ -188,13 +215,18 @@ def init_limiter(app: Flask) -> Limiter:
     limiter.init_app(app)
     app.extensions["itilflow_limiter"] = limiter
 
-    login = app.view_functions["auth.login"]
-    login = limiter.limit(lambda: settings.login_rate_limit, key_func=_login_key,
-                          methods=["POST"], deduct_when=_failed)(login)
+    # a wrong current password on /account counts as a failed login: the same buckets (shared
+    # scopes, named as the login's own were before they were shared)
     per_address = _multiply(settings.login_rate_limit, 5)
-    login = limiter.limit(lambda: per_address, methods=["POST"], deduct_when=_failed,
-                          scope="login-address")(login)
-    app.view_functions["auth.login"] = login
+    for endpoint, failed, exempt in (("auth.login", _failed, None),
+                                     ("auth.account", _wrong_current_password, _not_password_form)):
+        view = limiter.shared_limit(lambda: settings.login_rate_limit, scope="auth.login",
+                                    key_func=_login_key, methods=["POST"], deduct_when=failed,
+                                    exempt_when=exempt)(app.view_functions[endpoint])
+        view = limiter.shared_limit(lambda: per_address, scope="auth.login:login-address",
+                                    methods=["POST"], deduct_when=failed,
+                                    exempt_when=exempt)(view)
+        app.view_functions[endpoint] = view
     for endpoint in TICKET_FORMS:
         app.view_functions[endpoint] = limiter.limit(
             lambda: settings.form_rate_limit, key_func=_form_key, methods=["POST"],
