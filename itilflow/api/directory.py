@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
@@ -49,6 +50,7 @@ def token_view(row: ApiToken) -> dict[str, Any]:
 
 @blp.route("/organisations")
 class Organisations(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, s.OrganisationOut(many=True))
     @errors(401, 403)
     def get(self):
@@ -69,6 +71,7 @@ class Organisations(MethodView):
 
 @blp.route("/users")
 class Users(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, s.UserOut(many=True))
     @errors(401, 403)
     def get(self):
@@ -102,6 +105,7 @@ class UserOne(MethodView):
 
 @blp.route("/systems")
 class Systems(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, s.SystemOut(many=True))
     @errors(401)
     def get(self):
@@ -122,6 +126,7 @@ class Systems(MethodView):
 
 @blp.route("/systems/<key>")
 class SystemOne(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, s.SystemOut)
     @errors(401, 404)
     def get(self, key):
@@ -141,6 +146,7 @@ class SystemOne(MethodView):
 
 @blp.route("/tokens")
 class Tokens(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, s.TokenOut(many=True))
     @errors(401)
     def get(self):

@@ -7,10 +7,12 @@ JSON 500 as the last resort. Outside /api/v1 the web UI's own handling applies.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from flask import Flask, current_app, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
@@ -153,6 +155,10 @@ def check_json_body():
     except RecursionError:
         return _too_deep()
     if data is None:
+        repeated = _repeated_key(raw)
+        if repeated is not None:
+            return error_response(400, f"The request body gives the key {repeated!r} more "
+                                       "than once.", {repeated: ["Given more than once."]})
         return error_response(400, "The request body is not valid JSON.",
                               {"_schema": ["Invalid JSON body."]})
     if not isinstance(data, dict):
@@ -163,6 +169,60 @@ def check_json_body():
     if SURROGATE_ESCAPE.search(raw) and any(SURROGATE.search(s) for s in _strings(data)):
         return _not_text("Lone surrogates (\\ud800 to \\udfff) are not text.")
     return None
+
+
+class RepeatedKey(ValueError):
+    """A JSON object that gives a key twice (``{"body": "a", "body": "b"}``)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"repeated key {key!r}")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook``: an object as a dict, refusing a key given twice. Python's parser
+    keeps the last value; a proxy or WAF in front may read the first, so the two could
+    disagree on what was sent (the same reason a single-valued parameter given twice is
+    refused)."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise RepeatedKey(key)
+            seen.add(key)
+    return data
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """The app's JSON: as Flask's, but a request body that repeats a key is not valid JSON
+    (``check_json_body`` answers 400 naming the key)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        kwargs.setdefault("object_pairs_hook", _unique_keys)
+        return json.loads(s, **kwargs)
+
+
+def _repeated_key(raw: bytes) -> str | None:
+    """The key a body that failed to parse gives twice, if that was why (the error path only)."""
+    try:
+        json.loads(raw, object_pairs_hook=_unique_keys)
+    except RepeatedKey as exc:
+        return exc.key[:200]
+    except (ValueError, RecursionError):
+        return None
+    return None
+
+
+def install_json_provider(app: Flask) -> None:
+    """Use StrictJSONProvider, keeping the settings of the provider it replaces."""
+    if isinstance(app.json, StrictJSONProvider):
+        return
+    old, new = app.json, StrictJSONProvider(app)
+    for name in ("default", "ensure_ascii", "sort_keys", "compact", "mimetype"):
+        if hasattr(old, name):
+            setattr(new, name, getattr(old, name))
+    app.json = new
 
 
 def _not_text(reason: str):
@@ -294,6 +354,7 @@ def error_docs(blp):
 
 
 def register_error_handlers(app: Flask) -> None:
+    install_json_provider(app)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(HTTPException, handle_http_exception)

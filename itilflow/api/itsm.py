@@ -9,6 +9,7 @@ from typing import Any
 import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import validate
 
 from itilflow.api import itsm_schemas as x
 from itilflow.api import schemas as s
@@ -23,6 +24,25 @@ blp = Blueprint("itsm", __name__, url_prefix=API_PREFIX,
                             "known errors, templates and freeze periods")
 authenticate_first(blp)
 errors = error_docs(blp)
+
+
+# the query schemas, with the rules of every query (itilflow.api.schemas.Query): a
+# single-valued parameter given twice is refused, a number is ASCII digits
+
+class StrictCalendarQuery(s.Query, x.CalendarQuery):
+    pass
+
+
+class StrictTemplateQuery(s.Query, x.TemplateQuery):
+    pass
+
+
+class StrictFreezeQuery(s.Query, x.FreezeQuery):
+    pass
+
+
+class StrictKnownErrorQuery(s.Query, x.KnownErrorQuery):
+    limit = s.QueryInt(load_default=20, validate=validate.Range(1, 50))
 
 
 def _items(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -51,7 +71,7 @@ class Requests(MethodView):
 
 @blp.route("/changes/calendar")
 class Calendar(MethodView):
-    @blp.arguments(x.CalendarQuery, location="query", unknown=ma.RAISE)
+    @blp.arguments(StrictCalendarQuery, location="query", unknown=ma.RAISE)
     @blp.response(200, x.CalendarPage)
     @errors(401, 404)
     def get(self, query):
@@ -68,6 +88,7 @@ class Calendar(MethodView):
 
 @blp.route("/changes/cab")
 class Cab(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, x.CabPage)
     @errors(401)
     def get(self):
@@ -81,6 +102,7 @@ class Cab(MethodView):
 
 @blp.route("/changes/<ticket_id>/warnings")
 class Warnings(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, x.WarningsPage)
     @errors(401, 404)
     def get(self, ticket_id):
@@ -91,6 +113,7 @@ class Warnings(MethodView):
 
 @blp.route("/tickets/<ticket_id>/consultations")
 class Consultations(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, x.ConsultationPage)
     @errors(401, 404)
     def get(self, ticket_id):
@@ -101,6 +124,7 @@ class Consultations(MethodView):
 
 @blp.route("/tickets/<ticket_id>/waiting-on")
 class WaitingOn(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, x.WaitingOnOut)
     @errors(401, 404)
     def get(self, ticket_id):
@@ -116,7 +140,7 @@ class WaitingOn(MethodView):
 
 @blp.route("/change-templates")
 class Templates(MethodView):
-    @blp.arguments(x.TemplateQuery, location="query", unknown=ma.RAISE)
+    @blp.arguments(StrictTemplateQuery, location="query", unknown=ma.RAISE)
     @blp.response(200, x.TemplatePage)
     @errors(401)
     def get(self, query):
@@ -153,7 +177,7 @@ class TemplateOne(MethodView):
 
 @blp.route("/freeze-periods")
 class Freezes(MethodView):
-    @blp.arguments(x.FreezeQuery, location="query", unknown=ma.RAISE)
+    @blp.arguments(StrictFreezeQuery, location="query", unknown=ma.RAISE)
     @blp.response(200, x.FreezePage)
     @errors(401)
     def get(self, query):
@@ -189,7 +213,7 @@ class FreezeOne(MethodView):
 
 @blp.route("/problems/known-errors")
 class KnownErrors(MethodView):
-    @blp.arguments(x.KnownErrorQuery, location="query", unknown=ma.RAISE)
+    @blp.arguments(StrictKnownErrorQuery, location="query", unknown=ma.RAISE)
     @blp.response(200, x.KnownErrorPage)
     @errors(401, 404)
     def get(self, query):
@@ -205,6 +229,7 @@ class KnownErrors(MethodView):
 
 @blp.route("/problems/<ticket_id>/incidents")
 class ProblemIncidents(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, x.LinkedIncidentPage)
     @errors(401, 404)
     def get(self, ticket_id):
@@ -254,6 +279,7 @@ class ResolveIncidents(MethodView):
 
 @blp.route("/tickets/<ticket_id>/problems")
 class TicketProblems(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, x.SummaryPage)
     @errors(401, 404)
     def get(self, ticket_id):
@@ -264,6 +290,7 @@ class TicketProblems(MethodView):
 
 @blp.route("/tickets/<ticket_id>/known-errors")
 class TicketKnownErrors(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, x.KnownErrorPage)
     @errors(401, 404)
     def get(self, ticket_id):

@@ -12,7 +12,7 @@ from marshmallow import fields, validate
 
 from itilflow.api.auth import authenticate_first, current_actor
 from itilflow.api.errors import API_PREFIX, error_docs
-from itilflow.api.schemas import Body
+from itilflow.api.schemas import Body, Query, QueryInt, StrictInt
 from itilflow.models.paging import Notification
 from itilflow.runtime import db, utcnow
 from itilflow.services import notifications
@@ -40,15 +40,13 @@ class NotificationPage(ma.Schema):
         "description": "pass as `before` for the next (older) page; null on the last"})
 
 
-class InboxQuery(ma.Schema):
-    class Meta:
-        unknown = ma.RAISE
-
-    before = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+class InboxQuery(Query):
+    before = QueryInt(validate=validate.Range(min=1, max=2**31 - 1), metadata={
+        "description": "`next_before` of the previous page"})
 
 
 class ReadIn(Body):
-    ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)),
+    ids = fields.List(StrictInt(validate=validate.Range(min=1, max=2**31 - 1)),
                       validate=validate.Length(max=500), metadata={
                           "description": "the notifications to mark read; omitted: all of them"})
 
@@ -64,7 +62,7 @@ def notification_view(note: Notification) -> dict[str, Any]:
 
 @blp.route("/notifications")
 class Inbox(MethodView):
-    @blp.arguments(InboxQuery, location="query", as_kwargs=True)
+    @blp.arguments(InboxQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, NotificationPage)
     @errors(401, 403)
     def get(self, before: int | None = None):

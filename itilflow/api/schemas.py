@@ -4,12 +4,14 @@ is generated from these."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
 from itilflow.domain.parties import Layer, OrgKind, Role
+from itilflow.services import access_log
 from itilflow.services.directory import MAX_ENVIRONMENTS
 
 #: any character but the C0 controls (tab, newline and carriage return allowed) and DEL
@@ -41,6 +43,20 @@ class StrictInt(fields.Integer):
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+#: a whole number as a query string writes it: ASCII digits, an optional minus, no spaces
+QUERY_INT = re.compile(r"-?[0-9]{1,19}")
+
+
+class QueryInt(fields.Integer):
+    """A whole number in a query string: ASCII digits only. Not `` 5``, ``+5``, ``5.0`` or
+    another script's digits (``\u0663``), all of which ``int()`` would take."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not QUERY_INT.fullmatch(value):
             raise self.make_error("invalid")
         return super()._deserialize(value, attr, data, **kwargs)
 
@@ -311,7 +327,9 @@ class Query(ma.Schema):
     def _once(self, data: Any, **_kwargs: Any) -> Any:
         getlist = getattr(getattr(data, "data", None), "getlist", None)  # webargs' proxy
         if getlist is not None:
-            twice = {name: ["Give this parameter once."] for name, field in self.fields.items()
+            # named as the client wrote them (``from``, not the attribute ``start_from``)
+            twice = {field.data_key or name: ["Give this parameter once."]
+                     for name, field in self.fields.items()
                      if not isinstance(field, fields.List)
                      and len(getlist(field.data_key or name)) > 1}
             if twice:
@@ -355,17 +373,17 @@ class TicketQuery(Query):
     party = any_of(fields.String(validate=validate.OneOf(PARTIES)), "The responsible party")
     layer = any_of(fields.String(validate=validate.OneOf([*LAYERS, "unknown"])),
                    "A layer; `unknown`: not yet classified")
-    system = any_of(Text(max_length=64), "A system key the caller may see")
+    system = any_of(Text(min_length=1, max_length=64), "A system key the caller may see")
     priority = any_of(fields.String(validate=validate.OneOf(PRIORITIES)), "A priority")
     q = Text(max_length=200, metadata={"description": "Words of the title, or a ticket number"})
     cursor = Text(max_length=100, metadata={"description": "next_cursor of the previous page"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    limit = QueryInt(load_default=50, validate=validate.Range(1, 200))
 
 
 class EventQuery(Query):
     cursor = Text(max_length=100, metadata={
         "description": "next_cursor of the previous page (implies paging)"})
-    limit = fields.Integer(validate=validate.Range(1, 200), metadata={
+    limit = QueryInt(validate=validate.Range(1, 200), metadata={
         "description": "Page size. Given (or `cursor`): the answer is a page `{items, "
                        "next_cursor}`; omitted: the whole history as a list"})
 
@@ -394,3 +412,81 @@ class EventOut(ma.Schema):
 class EventPage(ma.Schema):
     items = fields.List(fields.Nested(EventOut), required=True)
     next_cursor = fields.String(required=True, allow_none=True)
+
+
+# --- the monthly report, outage corrections and the access log ---------------------------
+
+FORMAT = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]),
+                       metadata={"description": "`json` (default) or `csv`"})
+
+
+class MonthlyQuery(Query):
+    customer = Text(max_length=200, metadata={
+        "description": "The customer's name; omitted (or `all`): SIT staff get all customers, "
+                       "a customer's staff their own organisation"})
+    month = Text(required=True, max_length=20, metadata={"description": "YYYY-MM",
+                                                          "example": "2026-10"})
+    format = FORMAT
+
+
+#: the monthly report's two shapes: JSON (its sections as in docs/reports.md) or CSV
+MONTHLY_ANSWER = {"description": "The report: JSON, or CSV with `format=csv`", "content": {
+    "application/json": {"schema": {"type": "object"}},
+    "text/csv": {"schema": {"type": "string"}}}}
+
+
+class OutageIn(Body):
+    start = Text(required=True, max_length=64, metadata={
+        "description": "ISO 8601 date-time with offset: when the outage began"})
+    end = Text(allow_none=True, max_length=64, metadata={
+        "description": "ISO 8601 date-time with offset; null (or omitted) while it lasts"})
+    reason = Text(required=True, max_length=2000, metadata={"description": "Why it is corrected"})
+
+
+class OutageOut(ma.Schema):
+    id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    outage = fields.Boolean(required=True)
+    outage_start = fields.String(required=True, allow_none=True)
+    outage_end = fields.String(required=True, allow_none=True)
+    version = fields.Integer(required=True)
+
+
+class AccessQuery(Query):
+    actor = Text(min_length=1, max_length=254, metadata={"description": "The actor's email"})
+    action = fields.String(validate=validate.OneOf(access_log.ACTIONS))
+    since = Text(min_length=1, max_length=64, metadata={
+        "description": "ISO 8601 date or date-time (UTC without an offset): at or after"})
+    until = Text(min_length=1, max_length=64, metadata={
+        "description": "ISO 8601 date or date-time (UTC without an offset): before"})
+    target = Text(min_length=1, max_length=200, metadata={
+        "description": "e.g. a ticket number"})
+    before = QueryInt(validate=validate.Range(1, 2**31 - 1), metadata={
+        "description": "`next_before` of the previous page"})
+    limit = QueryInt(load_default=100, validate=validate.Range(1, access_log.PAGE_MAX))
+    format = FORMAT
+
+
+class AccessEntryOut(ma.Schema):
+    seq = fields.Integer(required=True)
+    at = fields.String(required=True, metadata={"description": "ISO 8601, UTC"})
+    action = fields.String(required=True)
+    actor = fields.String(required=True, allow_none=True, metadata={"description": "Email"})
+    remote_addr = fields.String(required=True, allow_none=True)
+    method = fields.String(required=True, allow_none=True)
+    path = fields.String(required=True, allow_none=True)
+    status = fields.Integer(required=True, allow_none=True)
+    target = fields.String(required=True, allow_none=True)
+    data = fields.Dict(required=True)
+
+
+class AccessPage(ma.Schema):
+    items = fields.List(fields.Nested(AccessEntryOut), required=True)
+    next_before = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "pass as `before` for the next (older) page; null on the last"})
+
+
+#: the access log: a page of JSON, or with ``format=csv`` everything that matches, oldest first
+ACCESS_ANSWER = {"description": "A page of the log; with `format=csv` all that matches",
+                 "content": {"application/json": {"schema": AccessPage},
+                             "text/csv": {"schema": {"type": "string"}}}}

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,8 @@ from itilflow.services.outbox import enqueue
 
 GENESIS = "0" * 64
 ACTIONS = ("login", "logout", "login_failed", "token_use", "token_refused", "ticket_read",
-           "export", "admin_action", "permission_refused", "report_read")
+           "export", "admin_action", "permission_refused", "report_read", "not_found",
+           "audit_read")
 #: PostgreSQL advisory lock key that serialises appends to the chain (one writer at a time)
 _CHAIN_LOCK = 0x17F10A11
 CSV_COLUMNS = ("seq", "at", "action", "actor_email", "remote_addr", "method", "path", "status",
@@ -75,9 +77,12 @@ _token_use_seen: dict[str, datetime] = {}
 
 
 def token_used_recently(session: Session, target: str, *, now: datetime,
-                        within: timedelta = timedelta(minutes=1)) -> bool:
-    """Whether this token's use was logged within the last minute (token use is logged coarsely)."""
-    seen = _token_use_seen.get(target)
+                        within: timedelta = timedelta(minutes=1), key: str | None = None) -> bool:
+    """Whether this token's use was logged within the last minute (token use is logged coarsely).
+    ``key`` names the token in this process's memory where ``target`` alone (its id) is not
+    unique enough (another database served by the same process)."""
+    key = key or target
+    seen = _token_use_seen.get(key)
     if seen is not None and now - within < seen <= now:
         return True
     last = session.scalar(
@@ -88,7 +93,7 @@ def token_used_recently(session: Session, target: str, *, now: datetime,
         .order_by(AccessLogEntry.at.desc()).limit(1))
     if last is None:
         return False
-    _remember_token_use(target, last)
+    _remember_token_use(key, last)
     return True
 
 
@@ -210,13 +215,26 @@ def entry_as_dict(entry: AccessLogEntry) -> dict[str, Any]:
             "data": entry.data or {}}
 
 
-def _csv_cell(value: Any) -> Any:
+#: what a spreadsheet reads as the start of a formula (OWASP, CSV injection): = + - @, and a
+#: tab or carriage return in front of one
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+#: a plain number as text (``-5``, ``+1.5``, ``2e-3``) is a number to a spreadsheet, not a formula
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def csv_cell(value: Any) -> Any:
+    """One cell of an exported CSV (the access log's, the monthly report's): text a spreadsheet
+    would run as a formula is defused with a leading ``'``; numbers stay numbers."""
     if value is None:
         return ""
-    if isinstance(value, dict):
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict | list):
         value = json.dumps(value, sort_keys=True) if value else ""
     text_value = str(value)
-    return "'" + text_value if text_value[:1] in ("=", "+", "-", "@") else value
+    if text_value.startswith(FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(text_value):
+        return "'" + text_value
+    return text_value
 
 
 def entries_csv(entries: Iterator[AccessLogEntry]) -> Iterator[str]:
@@ -227,7 +245,7 @@ def entries_csv(entries: Iterator[AccessLogEntry]) -> Iterator[str]:
     for n, entry in enumerate(entries, 1):
         d = entry_as_dict(entry)
         d["actor_email"] = d.pop("actor")
-        writer.writerow([_csv_cell(d[c]) for c in CSV_COLUMNS])
+        writer.writerow([csv_cell(d[c]) for c in CSV_COLUMNS])
         if n % 500 == 0:
             yield out.getvalue()
             out.seek(0)

@@ -428,49 +428,37 @@ def report_csv(report: dict[str, Any]) -> str:
     """One row per figure: section, item, measure, value; spreadsheet friendly."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["section", "item", "measure", "value"])
-    writer.writerow(["report", "", "customer", report["customer"] or "all customers"])
-    writer.writerow(["report", "", "month", report["month"]])
-    writer.writerow(["report", "", "timezone", report["timezone"]])
-    for row in report["availability"]:
+
+    def row(*cells: Any) -> None:
+        writer.writerow([csv_cell(c) for c in cells])
+
+    row("section", "item", "measure", "value")
+    row("report", "", "customer", report["customer"] or "all customers")
+    row("report", "", "month", report["month"])
+    row("report", "", "timezone", report["timezone"])
+    for system in report["availability"]:
         for measure in ("customer", "service_window", "window_seconds", "downtime_seconds",
                         "outages", "availability_percent"):
-            writer.writerow(["availability", row["system"], measure, _cell(row[measure])])
+            row("availability", system["system"], measure, system[measure])
 
     def flat(section: str, item: str, value: Any) -> None:
         if isinstance(value, dict):
             for key, inner in value.items():
                 flat(section, f"{item}.{key}" if item else key, inner)
         elif isinstance(value, list):
-            writer.writerow([section, item, "count", len(value)])
+            row(section, item, "count", len(value))
         else:
-            writer.writerow([section, item.rpartition(".")[0], item.rpartition(".")[2],
-                             _cell(value)])
+            row(section, item.rpartition(".")[0], item.rpartition(".")[2], value)
 
     for section in ("incidents", "changes", "problems", "paging"):
         data = {k: v for k, v in report[section].items()
                 if k not in ("known_error_list", "back_and_forth_tickets")}
         flat(section, "", data)
     for ticket in report["incidents"]["back_and_forth_tickets"]:
-        writer.writerow(["incidents", ticket, "back_and_forth", 1])
+        row("incidents", ticket, "back_and_forth", 1)
     for known in report["problems"]["known_error_list"]:
-        writer.writerow(["problems", known["number"], "known_error", known["title"]])
+        row("problems", known["number"], "known_error", known["title"])
     return out.getvalue()
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else value
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 # --- outage correction -------------------------------------------------------------------
