@@ -331,6 +331,11 @@ DA: dict[str, str] = {
     "No such system.": "Intet sådant system.",
     "Must be 1 (high), 2 or 3 (low).": "Skal være 1 (høj), 2 eller 3 (lav).",
     "Reclassify layer": "Omklassificér lag",
+    "Change priority": "Skift prioritet",
+    "acknowledgement cleared": "kvittering nulstillet",
+    "An acknowledgement belongs to the party whose on-call gave it: the party that now has the "
+    "ticket has not acknowledged it.": "En kvittering gælder for den part, hvis vagt gav den: "
+    "den part, der nu har sagen, har ikke kvitteret for den.",
     "Start work": "Start arbejdet",
     "Acknowledge": "Kvittér",
     "Wait for customer": "Vent på kunden",
@@ -844,6 +849,11 @@ DA_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(english), danish) for english, danish in [
     (r"Must be one of: (?P<values>.+?)\.?", "Skal være en af: %(values)s."),
     (r"At most (?P<n>\d+) characters\.", "Højst %(n)s tegn."),
+    (r"(?P<name>\w+) is out of range\.", "%(name)s er uden for det tilladte."),
+    (r"A whole number from (?P<lo>-?\d+) to (?P<hi>-?\d+)\.",
+     "Et helt tal fra %(lo)s til %(hi)s."),
+    (r"A whole number of at least (?P<lo>-?\d+)\.", "Et helt tal på mindst %(lo)s."),
+    (r"A whole number of at most (?P<hi>-?\d+)\.", "Et helt tal på højst %(hi)s."),
     (r"At most (?P<n>\d+) days after start\.", "Højst %(n)s dage efter start."),
     (r"'(?P<trigger>\w+)' is not possible while the (?P<kind>\w+) is (?P<state>.+)\.",
      "\"%(trigger)s\" er ikke muligt, mens sagen er %(state)s."),

@@ -57,19 +57,41 @@ def paging_party(layer: Layer | str | None, *,
     return Party.PROVIDER
 
 
+def not_covered_because(*, kind: str, priority: str, environment: str, vagtordning: bool,
+                        page_priorities: frozenset[str] | set[str]) -> str | None:
+    """Why the system's vagtordning (after-hours on-call) does not cover a ticket, or None when
+    it does: an incident of a paging priority on the production environment of a system with
+    vagtordning. One rule for both uses: such a ticket pages on-call after hours
+    (``decide_page``), and only such a ticket counts its SLA around the clock (the SLA clock's
+    ``vagtordning`` is this answer): a ticket nobody is called out for waits for the next
+    working day, its clock with it."""
+    if kind != "incident":
+        return "only incidents page"
+    if priority not in page_priorities:
+        return f"{priority} does not page"
+    if environment != PAGE_ENVIRONMENT:
+        return f"{environment} is not production"
+    if not vagtordning:
+        return "no vagtordning: waits for the next working day"
+    return None
+
+
+def vagtordning_covers(*, kind: str, priority: str, environment: str, vagtordning: bool,
+                       page_priorities: frozenset[str] | set[str]) -> bool:
+    """Whether on-call covers the ticket after hours (see ``not_covered_because``)."""
+    return not_covered_because(kind=kind, priority=priority, environment=environment,
+                               vagtordning=vagtordning, page_priorities=page_priorities) is None
+
+
 def decide_page(calendar: BusinessCalendar, *, at: datetime, kind: str, priority: str,
                 environment: str, vagtordning: bool, layer: Layer | str | None,
                 page_priorities: frozenset[str] | set[str],
                 customer_has_levels: bool | Callable[[], bool] = False) -> PageDecision:
     """Page or wait, for a ticket as it stands at the instant ``at``."""
-    if kind != "incident":
-        return PageDecision(False, None, "only incidents page")
-    if priority not in page_priorities:
-        return PageDecision(False, None, f"{priority} does not page")
-    if environment != PAGE_ENVIRONMENT:
-        return PageDecision(False, None, f"{environment} is not production")
-    if not vagtordning:
-        return PageDecision(False, None, "no vagtordning: waits for the next working day")
+    reason = not_covered_because(kind=kind, priority=priority, environment=environment,
+                                 vagtordning=vagtordning, page_priorities=page_priorities)
+    if reason is not None:
+        return PageDecision(False, None, reason)
     if calendar.is_working_time(at):
         return PageDecision(False, None, "working time: the queue has it")
     party = paging_party(layer, customer_has_levels=customer_has_levels)

@@ -1,8 +1,10 @@
 """SLA clocks: response and resolution targets per priority, counted in business time.
 
-Counted time is the business time of the calendar, or real time when the system has
-vagtordning and the priority is one of the policy's around-the-clock priorities, minus the time
-inside paused intervals. A due time is where the counted time reaches the target; while the clock
+Counted time is the business time of the calendar, or real time when the system's vagtordning
+covers the ticket (``domain.paging.vagtordning_covers``: an incident of a paging priority on the
+production environment of a system with vagtordning, the tickets on-call is called out for) and
+the priority is one of the policy's around-the-clock priorities, minus the time inside paused
+intervals. A due time is where the counted time reaches the target; while the clock
 is paused the due time is given as if the clock resumed now.
 """
 
@@ -57,7 +59,10 @@ class SlaPolicy:
             raise ValueError(f"no SLA targets for priority {priority!r}") from None
 
     def clock_for(self, priority: str, *, vagtordning: bool) -> ClockKind:
-        """Which time a ticket of ``priority`` counts on a system with or without vagtordning."""
+        """Which time a ticket of ``priority`` counts; ``vagtordning``: whether the system's
+        vagtordning covers the ticket (``domain.paging.vagtordning_covers``), not merely whether
+        the system has one: a test environment's P1 nobody is called out for counts business
+        time."""
         if vagtordning and priority in self.around_the_clock:
             return "around_the_clock"
         return "business_hours"
@@ -294,7 +299,9 @@ def sla_status(
 ) -> SlaStatus:
     """The SLA status at ``now`` of a ticket whose clock started at ``started_at``.
 
-    ``paused_intervals`` are (start, end) pairs, end None while still paused. The response
+    ``vagtordning``: whether the system's vagtordning covers the ticket
+    (``domain.paging.vagtordning_covers``). ``paused_intervals`` are (start, end) pairs, end
+    None while still paused. The response
     clock stops at ``responded_at``, the resolution clock at ``resolved_at``; a clock is
     breached when it stopped (or, still running, ``now`` is) later than its due time, and at
     risk when still running, not breached, with at least ``at_risk_fraction`` of its target used.

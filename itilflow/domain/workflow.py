@@ -53,6 +53,9 @@ class FieldSpec:
     label: str = ""
     choices: tuple[str, ...] = ()
     max_length: int = 10_000
+    #: an ``int`` field's bounds (inclusive), where it has them
+    minimum: int | None = None
+    maximum: int | None = None
 
 
 @dataclass(frozen=True)
@@ -333,9 +336,19 @@ class _Loader:
             choices = tuple(layer.value for layer in Layer)
         if ftype == "choice" and not choices:
             raise self.fail(f"transition {trigger!r}: choice field {name!r} has no choices", near)
+        bounds = {key: attrs.get(key) for key in ("min", "max") if key in attrs}
+        if bounds and ftype != "int":
+            raise self.fail(f"transition {trigger!r}: field {name!r}: min and max are for int "
+                            "fields", near)
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in bounds.values()):
+            raise self.fail(f"transition {trigger!r}: field {name!r}: min and max must be whole "
+                            "numbers", near)
+        if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
+            raise self.fail(f"transition {trigger!r}: field {name!r}: min is above max", near)
         return FieldSpec(name=str(name), type=ftype, required=bool(attrs.get("required", False)),
                          label=str(attrs.get("label", str(name).replace("_", " ").capitalize())),
-                         choices=choices, max_length=int(attrs.get("max_length", 10_000)))
+                         choices=choices, max_length=int(attrs.get("max_length", 10_000)),
+                         minimum=bounds.get("min"), maximum=bounds.get("max"))
 
     def check_graph(self, states: dict[str, StateSpec], initial: str,
                     transitions: Iterable[TransitionSpec]) -> None:

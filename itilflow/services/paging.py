@@ -340,13 +340,20 @@ def on_ticket_change(session: Session, rules: Rules, ticket: Ticket, now: dateti
         return
     if what not in ("created", "reclassify", "reprioritise"):
         return
+    # decided again as on creation: a hand-over (reclassify) or a new priority (reprioritise)
     decision = decide(session, rules, ticket, now)
     if active is not None:
         if decision.page and decision.party.value == active.party:
             return
-        _stop(session, rules, ticket, active, now, reason="handover", follow="resolve", by=None)
+        _stop(session, rules, ticket, active, now,
+              reason="handover" if what == "reclassify" else what, follow="resolve", by=None)
     elif what != "created" and ticket.acknowledged_at is not None:
-        return
+        return  # the party's on-call has it
+    elif what != "created" and (seen is None or seen.paged):
+        # not acknowledged (any more): a hand-over cleared the old party's acknowledgement
+        # (services.tickets), so the hooks of the run it acknowledged are told the ticket is
+        # not theirs any more (once), before the new party's levels are decided
+        _resolve_acknowledged(session, rules, ticket, now)
     if decision.page:
         start_escalation(session, rules, ticket, decision.party.value, now)
 
@@ -705,6 +712,25 @@ def _system_fire(session: Session, rules: Rules, ticket: Ticket, trigger: str, n
 
 # --- SLA breaches -------------------------------------------------------------------------
 
+def _locked_ticket(session: Session, ticket_id: Any) -> Ticket | None:
+    """The ticket with its row lock held until the transaction ends (``FOR UPDATE`` on
+    PostgreSQL, the write lock on SQLite), read as it is once locked (the pattern of
+    ``tickets.get_ticket(for_update=True)``, without an actor: the worker's)."""
+    if isinstance(ticket_id, bool) or not isinstance(ticket_id, int) or \
+            not 0 < ticket_id <= tickets.MAX_ID:
+        return None
+    query = select(Ticket).where(Ticket.id == ticket_id) \
+        .execution_options(populate_existing=True)
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(of=Ticket)
+    else:
+        locks.sqlite_write_lock(session)
+    ticket = session.scalar(query)
+    if ticket is not None:
+        known.load(session, ticket.id)  # a statement of its own, now that the lock is held
+    return ticket
+
+
 def _schedule_sla_check(session: Session, ticket: Ticket, now: datetime, *, new: bool = False
                         ) -> None:
     """One check per ticket and due instant (the message id says which): a new ticket cannot
@@ -719,8 +745,12 @@ def _schedule_sla_check(session: Session, ticket: Ticket, now: datetime, *, new:
 
 
 def check_sla(session: Session, rules: Rules, ticket_id: int, now: datetime) -> list[str]:
-    """Record each newly breached target as a history event and notify the ticket's A."""
-    ticket = session.get(Ticket, ticket_id)
+    """Record each newly breached target as a history event and notify the ticket's A.
+
+    Under the ticket's row lock, as every writer of it: two checks of one ticket falling due
+    together (on PostgreSQL each in its own transaction) then read the breaches recorded one
+    after the other, and the second finds the first's."""
+    ticket = _locked_ticket(session, ticket_id)
     if ticket is None:
         return []
     status = sla_of(rules, ticket, now)

@@ -23,6 +23,7 @@ from itilflow.domain import access
 from itilflow.domain import report as fig
 from itilflow.domain.access import Actor
 from itilflow.domain.errors import NotFound, NotPermitted, ValidationError
+from itilflow.domain.paging import vagtordning_covers
 from itilflow.domain.parties import WORKER_ROLES, Layer, OrgKind, Party, Role
 from itilflow.domain.priority import PRIORITIES
 from itilflow.domain.sla import sla_status
@@ -189,11 +190,15 @@ def _incidents(session: Session, rules: Rules, index: fig.WorkingTimeIndex, wher
     rows = session.execute(
         select(Ticket.created_at, Ticket.responded_at, Ticket.acknowledged_at, Ticket.resolved_at,
                Ticket.priority, System.vagtordning, cast(Ticket.sla_pauses, String),
-               Ticket.state)
+               Ticket.state, Ticket.environment)
         .join(System, System.id == Ticket.system_id).where(where)
     ).all()
     clocks = _SlaClocks(rules, index, now)
-    for created, responded, acked, resolved, priority, vagtordning, pauses, state in rows:
+    for created, responded, acked, resolved, priority, has_vagt, pauses, state, env in rows:
+        # around the clock only where on-call covers the incident (the paging rule)
+        vagtordning = vagtordning_covers(kind="incident", priority=priority, environment=env,
+                                         vagtordning=has_vagt,
+                                         page_priorities=rules.page_priorities)
         c_us = index.to_us(created)
         c_before = index.before_us(c_us) if index.covers_us(c_us) else None
         first_ack = acked if responded is None or (acked is not None and acked < responded) \
@@ -385,9 +390,12 @@ def _problems(session: Session, rules: Rules, start: datetime, end: datetime, cu
 def _paging(session: Session, rules: Rules, incidents_in_month, start: datetime, end: datetime,
             customer_clause) -> dict[str, Any]:
     """After-hours pages sent and acknowledged, from the paging tables: pages are the trigger
-    messages sent in the month, acknowledgement is per escalation run (the on-call person
-    acknowledging stops it), timed from the run's start. Where the paging tables are absent,
-    a page is an incident that paged by the rules instead (basis ``tickets``)."""
+    messages sent in the month; ``paged_incidents`` the incidents an escalation run that paged
+    started for in the month (an incident handed over to the other party's on-call has two
+    runs and is one incident), ``acknowledged`` those of them whose on-call acknowledged a run;
+    the time to acknowledge is per acknowledged run (each on-call's own), from the run's start.
+    Where the paging tables are absent, a page is an incident that paged by the rules instead
+    (basis ``tickets``)."""
     try:
         from itilflow.models.paging import Escalation, Page
     except ImportError:  # pragma: no cover - paging not installed
@@ -397,16 +405,17 @@ def _paging(session: Session, rules: Rules, incidents_in_month, start: datetime,
         .where(Page.action == "trigger", Page.created_at >= start, Page.created_at < end,
                customer_clause(Ticket.customer_id))) or 0
     runs = session.execute(
-        select(Escalation.started_at, Escalation.acknowledged_at)
+        select(Escalation.ticket_id, Escalation.started_at, Escalation.acknowledged_at)
         .join(Ticket, Ticket.id == Escalation.ticket_id)
         .where(Escalation.started_at >= start, Escalation.started_at < end,
                customer_clause(Ticket.customer_id),
                select(Page.id).where(Page.escalation_id == Escalation.id,
                                      Page.action == "trigger").exists())
     ).all()
-    acked = [(a - s).total_seconds() for s, a in runs if a is not None]
-    return {"basis": "pages", "sent": sent, "paged_incidents": len(runs),
-            "acknowledged": len(acked), "time_to_acknowledge": fig.summary(acked)}
+    acked = [(a - s).total_seconds() for _t, s, a in runs if a is not None]
+    return {"basis": "pages", "sent": sent, "paged_incidents": len({t for t, _s, _a in runs}),
+            "acknowledged": len({t for t, _s, a in runs if a is not None}),
+            "time_to_acknowledge": fig.summary(acked)}
 
 
 def _paging_from_tickets(session: Session, rules: Rules, incidents_in_month) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from itilflow.domain.paging import vagtordning_covers
 from itilflow.domain.sla import SlaStatus, sla_status
 from itilflow.models import Ticket
 from itilflow.services.rules import Rules
@@ -17,12 +18,21 @@ def paused_intervals(ticket: Ticket) -> list[tuple[datetime, datetime | None]]:
             for start, end in (ticket.sla_pauses or [])]
 
 
+def covered_by_vagtordning(rules: Rules, ticket: Ticket) -> bool:
+    """Whether on-call covers the ticket after hours: the rule that decides paging, so only a
+    ticket somebody is called out for counts its SLA around the clock."""
+    return vagtordning_covers(kind=ticket.kind, priority=ticket.priority,
+                              environment=ticket.environment,
+                              vagtordning=ticket.system.vagtordning,
+                              page_priorities=rules.page_priorities)
+
+
 def sla_of(rules: Rules, ticket: Ticket, now: datetime) -> SlaStatus | None:
     if ticket.kind not in SLA_KINDS:
         return None
     return sla_status(
         rules.sla, rules.calendar, priority=ticket.priority,
-        vagtordning=ticket.system.vagtordning, started_at=ticket.created_at, now=now,
+        vagtordning=covered_by_vagtordning(rules, ticket), started_at=ticket.created_at, now=now,
         paused_intervals=paused_intervals(ticket), responded_at=ticket.responded_at,
         resolved_at=ticket.resolved_at,
     )

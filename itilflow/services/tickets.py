@@ -41,6 +41,9 @@ TITLE_MAX = 200
 MAX_ID = 2**31 - 1
 #: the ticket fields a trigger may set, beyond the core columns; kept in ``details``
 DETAIL_FIELDS = frozenset({"risk", "impact_assessment", "outcome", "root_cause", "workaround"})
+#: why a hand-over clears the acknowledgement (the history's ``acknowledgement_cleared``)
+ACK_CLEARED = ("An acknowledgement belongs to the party whose on-call gave it: the party that "
+               "now has the ticket has not acknowledged it.")
 RESPONSE_TRIGGERS = frozenset({"assign", "start_work", "acknowledge", "resolve", "investigate",
                                "assess", "pre_approve"})
 
@@ -665,10 +668,22 @@ def _field_value(session: Session, rules: Rules, ticket: Ticket, spec: FieldSpec
         if isinstance(raw, bool) or not isinstance(raw, int):
             raise ValidationError(f"{spec.name} must be a whole number.",
                                   {spec.name: ["Not an integer."]})
+        if (spec.minimum is not None and raw < spec.minimum) or \
+                (spec.maximum is not None and raw > spec.maximum):
+            raise ValidationError(f"{spec.name} is out of range.",
+                                  {spec.name: [_range_words(spec)]})
         return raw
     if spec.type == "datetime":
         return _when(raw, spec.name)
     raise ValidationError(f"{spec.name}: unsupported field.")  # pragma: no cover
+
+
+def _range_words(spec: FieldSpec) -> str:
+    if spec.minimum is not None and spec.maximum is not None:
+        return f"A whole number from {spec.minimum} to {spec.maximum}."
+    if spec.minimum is not None:
+        return f"A whole number of at least {spec.minimum}."
+    return f"A whole number of at most {spec.maximum}."
 
 
 def _parse_fields(session: Session, rules: Rules, ticket: Ticket, spec: TransitionSpec,
@@ -773,6 +788,7 @@ def _fire(session: Session, rules: Rules, actor: User, actor_ctx: Actor, ticket:
     event_data: dict[str, Any] = {k: v for k, v in values.items()
                                   if v is not None and k not in ("assignee",)}
     handover: tuple[str, str] | None = None
+    cleared_acknowledgement: datetime | None = None
 
     if "layer" in values and values["layer"] is not None:
         new_layer = values["layer"]
@@ -783,6 +799,12 @@ def _fire(session: Session, rules: Rules, actor: User, actor_ctx: Actor, ticket:
         if ticket.responsible_party != old_party:
             handover = (old_party, ticket.responsible_party)
             ticket.assignee = None
+            # an acknowledgement belongs to the party whose on-call gave it: the new party
+            # has not acknowledged (its ``acknowledge`` is open again, and paging decides
+            # for it as on creation: services.paging.on_ticket_change)
+            cleared_acknowledgement, ticket.acknowledged_at = ticket.acknowledged_at, None
+    if values.get("impact") is not None or values.get("urgency") is not None:
+        _reprioritise(ticket, values, event_data)
     if values.get("assignee") is not None:
         _check_assignee(rules, ticket, values["assignee"])
         ticket.assignee = values["assignee"]
@@ -824,6 +846,11 @@ def _fire(session: Session, rules: Rules, actor: User, actor_ctx: Actor, ticket:
         append_event(session, ticket, kind="handover", actor=actor, now=now,
                      data={"from_party": handover[0], "to_party": handover[1],
                            "layer": ticket.layer})
+    if cleared_acknowledgement is not None:
+        append_event(session, ticket, kind="acknowledgement_cleared", actor=actor, now=now,
+                     data={"acknowledged_at": cleared_acknowledgement.isoformat(),
+                           "from_party": handover[0], "to_party": handover[1],
+                           "reason": ACK_CLEARED})
     if spec.notify or handover:
         deviation = trigger in ("reject", "reopen", "cancel") or values.get("outcome") in (
             "failed", "backed_out")
@@ -835,6 +862,19 @@ def _fire(session: Session, rules: Rules, actor: User, actor_ctx: Actor, ticket:
     _after_change(session, rules, ticket, now, trigger)
     session.flush()
     return ticket
+
+
+def _reprioritise(ticket: Ticket, values: dict[str, Any], event_data: dict[str, Any]) -> None:
+    """A new impact and/or urgency (``reprioritise``): the priority recomputed from them (the
+    caller refreshes the SLA due times; paging decides again on the trigger); the history
+    keeps the old and the new values."""
+    old = (ticket.impact, ticket.urgency, ticket.priority)
+    impact = values.get("impact") if values.get("impact") is not None else ticket.impact
+    urgency = values.get("urgency") if values.get("urgency") is not None else ticket.urgency
+    ticket.priority = priority_of(impact, urgency)  # ValidationError for values out of range
+    ticket.impact, ticket.urgency = impact, urgency
+    event_data.update(from_impact=old[0], from_urgency=old[1], from_priority=old[2],
+                      impact=impact, urgency=urgency, priority=ticket.priority)
 
 
 def _notice_data(values: dict[str, Any], from_state: str, to_state: str,
