@@ -900,6 +900,12 @@ DA_PATTERNS: list[tuple[re.Pattern[str], str]] = [
      r"\"(?P<action>[^\"]+)\" on it\.",
      "Kun den, der meldte sagen, eller en anmelder fra samme organisation må bruge "
      "\"%(action)s\" på den."),
+    (r"Whoever works this ticket may not use \"(?P<action>[^\"]+)\" on it, even where they "
+     r"reported it: the reporting side accepts the work, and the managers of the accountable "
+     r"party close it\.",
+     "Den, der arbejder med sagen, må ikke bruge \"%(action)s\" på den, heller ikke når de selv "
+     "meldte den: den meldende side godkender arbejdet, og lederne hos den part, der har det "
+     "endelige ansvar, lukker sagen."),
     (r"Only a user with the role (?P<role>.+?) may use \"(?P<action>[^\"]+)\" on this "
      r"ticket\.", "Kun en bruger med rollen %(role)s må bruge \"%(action)s\" på denne sag."),
     # a trigger's gate is shut now (409)

@@ -94,6 +94,9 @@ NOT_FOR_SUPPLIER = ('A supplier works for the customer but may not use "%(action
                     'ticket: only the customer itself gives its consent or approval.')
 NEEDS_REPORTER = ('Only the person who reported this ticket, or a reporter of its '
                   'organisation, may use "%(action)s" on it.')
+NOT_FOR_WORKING_PARTY = ('Whoever works this ticket may not use "%(action)s" on it, even where '
+                         'they reported it: the reporting side accepts the work, and the '
+                         'managers of the accountable party close it.')
 NEEDS_ROLE = 'Only a user with the role %(role)s may use "%(action)s" on this ticket.'
 NOT_FOR_ADMIN = "Admins configure itilflow; they do not work tickets."
 # Shut gates (409).
@@ -185,6 +188,20 @@ def approvals_pending(matrix: RaciMatrix, ticket: TicketFacts, activity: str | N
     return tuple(p for p in parties if p not in ticket.approved_by)
 
 
+def is_reporter(actor: Actor, ticket: TicketFacts) -> bool:
+    """The person who reported the ticket, or a reporter of its organisation."""
+    return actor.user_id == ticket.reporter_id or (
+        actor.role is Role.REPORTER and actor.organisation_id == ticket.customer_id)
+
+
+def works_it(matrix: RaciMatrix, ticket: TicketFacts, actor: Actor) -> bool:
+    """Whether the actor is of the working party (R of the ticket's own cell; a supplier for
+    its customer). The reporter's steps (confirm, reject, answer) are the reporting side
+    accepting or answering that party's work: the working party never takes them as its own
+    reporter, even where one of its people raised the ticket (its A closes it instead)."""
+    return holds(actor, ticket, matrix.cell(ticket.activity, ticket.layer), "R")
+
+
 def may_fire(matrix: RaciMatrix, workflow: Workflow, ticket: TicketFacts, actor: Actor,
              spec: TransitionSpec) -> bool:
     """Whether the actor's letter, role or being the reporter allows the trigger at all (its
@@ -199,9 +216,7 @@ def may_fire(matrix: RaciMatrix, workflow: Workflow, ticket: TicketFacts, actor:
     cell = cell_for(matrix, workflow, ticket, spec)
     for who in spec.allowed:
         if who == "reporter":
-            if actor.user_id == ticket.reporter_id or (
-                actor.role is Role.REPORTER and actor.organisation_id == ticket.customer_id
-            ):
+            if is_reporter(actor, ticket) and not works_it(matrix, ticket, actor):
                 return True
         elif who.startswith("role:"):
             if actor.role.value == who[5:]:
@@ -309,6 +324,9 @@ def refusal(matrix: RaciMatrix, workflow: Workflow, ticket: TicketFacts, actor: 
             Party.CUSTOMER in letters.get(letter, ()) for letter in ("A", "C")):
         return NOT_FOR_SUPPLIER % values
     first = "A" if spec.gate == "approvals" else spec.allowed[0]
+    if "reporter" in spec.allowed and is_reporter(actor, ticket) and \
+            works_it(matrix, ticket, actor):
+        return NOT_FOR_WORKING_PARTY % values
     if first == "reporter":
         return NEEDS_REPORTER % values
     if first.startswith("role:"):

@@ -31,6 +31,8 @@ ROLES = frozenset(
 #: ``unacknowledged``: nobody has acknowledged the ticket yet (a second acknowledgement would
 #: change nothing). A closed gate is a 409, never a 403: the trigger is the actor's, not now.
 GATES = frozenset({"consulted", "approvals", "open_consultation", "consultable", "unacknowledged"})
+#: the gates of asking (``consultable``) and answering (``open_consultation``) a consultation
+CONSULTATION_GATES = frozenset({"consultable", "open_consultation"})
 #: whom a ``notify`` point tells: the I parties (footnote 5: only on deviations), the R or A
 #: party of the cell, or the reporter's party (an answer is needed from them)
 NOTIFY_TARGETS = frozenset({"I", "R", "A", "reporter"})
@@ -214,6 +216,7 @@ class _Loader:
         transitions = tuple(self.transition(raw, states, activity) for raw in data["transitions"])
         self.check_graph(states, initial, transitions)
         self.check_answers(states, transitions)
+        self.check_consultations(transitions)
         return Workflow(
             name=str(data["name"]), kind=str(data["kind"]), prefix=str(data["prefix"]),
             activity=activity, initial=initial, states=states, transitions=transitions,
@@ -279,12 +282,13 @@ class _Loader:
         step_activity = str(raw.get("activity", activity))
         if self.matrix is not None and step_activity not in self.matrix.activities:
             raise self.fail(f"transition {trigger!r}: unknown activity {step_activity!r}", near)
-        for who in allowed:
-            self.check_allowed(trigger, str(who), step_activity, near)
         gate = raw.get("gate")
         if gate is not None and gate not in GATES:
             raise self.fail(f"transition {trigger!r}: unknown gate {gate!r}", near)
         fields = tuple(self.field(trigger, n, a, near) for n, a in (raw.get("fields") or {}).items())
+        for who in allowed:
+            self.check_allowed(trigger, str(who), self.rows_of(raw, gate, fields, step_activity),
+                               near)
         when = {str(k): tuple(str(v) for v in (vs if isinstance(vs, list) else [vs]))
                 for k, vs in (raw.get("when") or {}).items()}
         return TransitionSpec(
@@ -306,7 +310,23 @@ class _Loader:
                                 f"{', '.join(sorted(NOTIFY_TARGETS))} (or true)", near)
         return tuple(dict.fromkeys(str(t) for t in targets))
 
-    def check_allowed(self, trigger: str, who: str, activity: str, near: str) -> None:
+    def rows_of(self, raw: dict, gate: Any, fields: tuple[FieldSpec, ...], activity: str
+                ) -> tuple[str, ...]:
+        """The matrix rows a step's ``allowed`` letters are read in: its own activity; a
+        consultation step (asking or answering) is about a stage: the rows of its ``stage``
+        choices too, or, with neither a stage field nor an activity of its own, the ticket's own
+        row, which may be any (a standard change's template, a request's activity)."""
+        if gate not in CONSULTATION_GATES:
+            return (activity,)
+        stage = next((f for f in fields if f.name == "stage"), None)
+        if stage is not None:
+            return (activity, *stage.choices)
+        if "activity" not in raw and self.matrix is not None:
+            return tuple(self.matrix.activities)
+        return (activity,)
+
+    def check_allowed(self, trigger: str, who: str, activities: tuple[str, ...] | str,
+                      near: str) -> None:
         if who == "reporter":
             return
         if who.startswith("role:"):
@@ -318,11 +338,15 @@ class _Loader:
                 f"transition {trigger!r}: 'allowed' entry {who!r} is not R, A, C, I, reporter "
                 "or role:<role>", near)
         if self.matrix is not None:
-            cells = list(self.matrix.activities[activity].cells.values())
-            cells.append(self.matrix.unclassified[activity])
+            rows = (activities,) if isinstance(activities, str) else activities
+            cells = []
+            for row in rows:
+                if row in self.matrix.activities:
+                    cells += [*self.matrix.activities[row].cells.values(),
+                              self.matrix.unclassified[row]]
             if not any(cell.parties_with(who) for cell in cells):
                 raise self.fail(
-                    f"transition {trigger!r}: nobody holds {who} for activity {activity!r} "
+                    f"transition {trigger!r}: nobody holds {who} for activity {rows[0]!r} "
                     "on any layer, so nobody may fire it", near)
 
     def field(self, trigger: str, name: Any, attrs: Any, near: str) -> FieldSpec:
@@ -394,6 +418,39 @@ class _Loader:
             if any(spec.waits_for not in t.allowed for t in leaving):
                 raise self.fail(f"state {name!r}: answered_by {trigger!r} must be allowed for "
                                 f"{spec.waits_for!r}, whose answer fires it", near)
+
+
+    def check_consultations(self, transitions: tuple[TransitionSpec, ...]) -> None:
+        """A ``gate: consulted`` step opens only once its C parties have answered: the workflow
+        must let the R ask them (``gate: consultable``) and them answer (``gate:
+        open_consultation``) about its row, for the same tickets (compatible ``when``): a stage
+        field whose choices name its ``activity``, or, for a step on the ticket's own row (no
+        ``activity``), a consultation step without a stage field (it is about that row)."""
+        for spec in transitions:
+            if spec.gate != "consulted":
+                continue
+            for gate in sorted(CONSULTATION_GATES):
+                if not any(t.gate == gate and _when_compatible(t.when, spec.when)
+                           and _about(t, spec.activity) for t in transitions):
+                    who = "the R ask the C parties" if gate == "consultable" else \
+                        "the C parties answer"
+                    row = repr(spec.activity) if spec.activity else "the ticket's own row"
+                    raise self.fail(
+                        f"transition {spec.trigger!r}: gate: consulted, but no transition with "
+                        f"gate: {gate} lets {who} about {row} for the same tickets, so the "
+                        "gate could never open", f"trigger: {spec.trigger}")
+
+
+def _about(consulting: TransitionSpec, activity: str | None) -> bool:
+    """Whether a consultation step can be about the row ``activity`` (None: the ticket's)."""
+    stage = consulting.field("stage")  # without one, it is about the ticket's own row
+    return stage is None if activity is None else stage is not None and activity in stage.choices
+
+
+def _when_compatible(one: Mapping[str, tuple[str, ...]], other: Mapping[str, tuple[str, ...]]
+                     ) -> bool:
+    """Whether some ticket can meet both ``when`` guards."""
+    return all(set(one[k]) & set(other[k]) for k in set(one) & set(other))
 
 
 def load_workflow(path: str | Path, matrix: RaciMatrix | None = None) -> Workflow:

@@ -169,6 +169,9 @@ def rendered(session: Session, notes: list[Notification], rules: Rules,
 class Recipient:
     email: str
     locale: str | None  # the user's own setting; None: the default
+    #: the organisation the person belongs to: each organisation gets its own mail (a supplier
+    #: told with its customer never sees the customer's addresses, nor they its)
+    organisation_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -212,19 +215,20 @@ def _what_in_short(payload: dict[str, Any], rules: Rules | None,
 def mails(payload: dict[str, Any], recipients: list[Recipient], rules: Rules | None,
           translator: Callable[[str | None], Callable[..., str]]) -> list[Mail]:
     """One mail per language, written in it (``translator``: a locale's gettext; readers whose
-    locales read the same, an unset one and English, share a mail). Recipients come from one
-    organisation (``deliver_in_app``), so no To: shows one organisation's people to another:
-    one mail per organisation, not Bcc, so a team sees who of it was told."""
-    by_locale: dict[str | None, set[str]] = {}
+    locales read the same, an unset one and English, share a mail) and per organisation (a
+    customer and its supplier, ``deliver_in_app``), so no To: shows one organisation's people
+    to another: one mail per organisation, not Bcc, so a team sees who of it was told."""
+    by_locale: dict[tuple[int | None, str | None], set[str]] = {}
     for recipient in recipients:
-        by_locale.setdefault(recipient.locale, set()).add(recipient.email)
-    by_words: dict[tuple[str, str], set[str]] = {}
-    for locale, emails in by_locale.items():
+        by_locale.setdefault((recipient.organisation_id, recipient.locale), set()).add(
+            recipient.email)
+    by_words: dict[tuple[int | None, str, str], set[str]] = {}
+    for (org, locale), emails in by_locale.items():
         translate = translator(locale)
         words = (mail_subject(payload, rules, translate), message_text(payload, rules, translate))
-        by_words.setdefault(words, set()).update(emails)
-    return sorted((Mail(tuple(sorted(emails)), *words) for words, emails in by_words.items()),
-                  key=lambda mail: mail.to)
+        by_words.setdefault((org, *words), set()).update(emails)
+    return sorted((Mail(tuple(sorted(emails)), *words)
+                   for (_org, *words), emails in by_words.items()), key=lambda mail: mail.to)
 
 
 def deliver_in_app(session: Session, message_id: str, payload: dict[str, Any], now: datetime,
@@ -232,7 +236,8 @@ def deliver_in_app(session: Session, message_id: str, payload: dict[str, Any], n
     """Write the in-app notification once (a repeat delivery finds it); return it and the people
     to tell by email: the party's agents and managers (only managers for an SLA breach, the A),
     and the reporter where the reporter belongs to the party's organisation (SIT staff who log
-    a customer's incident are not mailed as the customer)."""
+    a customer's incident are not mailed as the customer), and the customer's suppliers on the
+    ticket's system where the customer is told as R (``_suppliers_told``)."""
     deliver_in_app_many(session, [(message_id, payload)], now, rules)
     note = session.scalar(select(Notification).where(Notification.message_id == message_id))
     if note is None:  # no such ticket or party
@@ -246,11 +251,39 @@ def deliver_in_app(session: Session, message_id: str, payload: dict[str, Any], n
     users = list(session.scalars(select(User).where(
         User.organisation_id == note.organisation_id, User.active.is_(True),
         User.role.in_([r.value for r in roles]))))
-    reporter = session.get(Ticket, note.ticket_id).reporter
+    ticket = session.get(Ticket, note.ticket_id)
+    reporter = ticket.reporter
     if reporter is not None and reporter.active and \
             reporter.organisation_id == note.organisation_id:
         users.append(reporter)
-    return note, [Recipient(u.email, u.locale) for u in {u.email: u for u in users}.values()]
+    users += _suppliers_told(session, payload, ticket)
+    return note, [Recipient(u.email, u.locale, u.organisation_id)
+                  for u in {u.email: u for u in users}.values()]
+
+
+def _suppliers_told(session: Session, payload: dict[str, Any], ticket: Ticket) -> list[User]:
+    """The supplier staff a customer notice is mailed to as well: a supplier holds its
+    customer's R on the systems it is attached to, so what the customer is told as R (work in
+    its queue: a hand-over, a ticket logged into it, the reporter's answer) goes to the
+    supplier agents of the organisations attached to the ticket's system; and a supplier agent
+    who reported the ticket is told what its reporter's side is told. Not the customer's C or
+    A notices (a consultation, an SLA breach): those are the customer organisation's own."""
+    reasons = set(payload.get("as") or ())
+    if payload.get("party") != Party.CUSTOMER.value or not reasons & {"R", "reporter"}:
+        return []
+    attached = select(system_suppliers.c.organisation_id).where(
+        system_suppliers.c.system_id == ticket.system_id)
+    found = list(session.scalars(select(User).where(
+        User.organisation_id.in_(attached), User.active.is_(True),
+        User.role == Role.SUPPLIER_AGENT.value))) if "R" in reasons else []
+    reporter = ticket.reporter
+    if "reporter" in reasons and reporter is not None and reporter.active and \
+            reporter.role == Role.SUPPLIER_AGENT.value and session.scalar(
+                select(func.count()).select_from(system_suppliers).where(
+                    system_suppliers.c.system_id == ticket.system_id,
+                    system_suppliers.c.organisation_id == reporter.organisation_id)):
+        found.append(reporter)
+    return found
 
 
 def deliver_in_app_many(session: Session, messages: list[tuple[str, dict[str, Any]]],

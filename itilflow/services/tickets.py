@@ -130,28 +130,41 @@ def _reporter_party(ticket: Ticket) -> Party:
 
 def _notify_informed(session: Session, rules: Rules, ticket: Ticket, *, event: str, now: datetime,
                      deviation: bool, actor: User | None, data: dict[str, Any] | None = None,
-                     targets: tuple[str, ...] = ("I",), also: tuple[Party, ...] = ()) -> None:
-    """Tell the parties a notify point names (``targets``, see ``workflow.NOTIFY_TARGETS``):
-    the I parties (only on deviations where footnote 5 says so), the R or A party, the
-    reporter's side; and ``also`` these (a hand-over: the party that now has the ticket). One
-    row per party, however many reasons it has."""
+                     targets: tuple[str, ...] | None = None, also: tuple[Party, ...] = ()) -> None:
+    """Tell the parties a notify point names (``targets``, see ``workflow.NOTIFY_TARGETS``;
+    None: what the workflow's notify point for ``event`` names, else the I parties): the I
+    parties (only on deviations where footnote 5 says so), the R or A party, the reporter's
+    side; and ``also`` these (a hand-over: the party that now has the ticket, as its R). One
+    row per party, however many reasons it has; the row says them (``as``: "I", "R", "A",
+    "reporter"), so the delivery knows whom of the party's side to tell (its suppliers are
+    mailed what the customer is told as R: ``notifications.deliver_in_app``)."""
+    if targets is None:
+        named = [t for spec in rules.workflow(ticket.kind).transitions
+                 if spec.trigger == event for t in spec.notify]
+        targets = tuple(dict.fromkeys(named)) or ("I",)
     cell = rules.matrix.cell(ticket.activity, ticket.layer)
-    parties: list[Party] = []
+    reasons: dict[Party, list[str]] = {}
     for target in targets:
         if target == "I":
-            parties += [p for p in cell.informed
-                        if deviation or not cell.role(p).only_on_deviations]
+            parties = [p for p in cell.informed if deviation or not cell.role(p).only_on_deviations]
         elif target == "R":
-            parties.append(cell.responsible(on_request=ticket.on_request))
+            parties = [cell.responsible(on_request=ticket.on_request)]
         elif target == "A":
-            parties.append(cell.accountable)
+            parties = [cell.accountable]
         elif target == "reporter":
-            parties.append(_reporter_party(ticket))
-    for party in dict.fromkeys([*parties, *also]):
+            parties = [_reporter_party(ticket)]
+        else:
+            continue
+        for party in parties:
+            reasons.setdefault(party, []).append(target)
+    for party in also:
+        reasons.setdefault(party, []).append("R")
+    for party, why in reasons.items():
         enqueue(session, "notify", {
             "ticket_id": ticket.id, "party": party.value, "event": event,
             "number": number_of(rules, ticket), "title": ticket.title, "state": ticket.state,
-            "actor": actor.email if actor else None, "deviation": deviation, **(data or {}),
+            "actor": actor.email if actor else None, "deviation": deviation,
+            "as": sorted(set(why)), **(data or {}),
         }, now=now, ticket_id=ticket.id)
 
 

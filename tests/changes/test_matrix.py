@@ -101,7 +101,8 @@ def check_cell(session, rules, world, activity, layer, *, on_request=False):
             fire(session, rules, world, AGENT[doer], ticket, "consult", question="Anyone?")
     assert "fulfil" in available(session, rules, world, AGENT[doer], ticket), where
     fire(session, rules, world, AGENT[doer], ticket, "fulfil", resolution="Done.")
-    assert parties_of(notices(session, ticket), "fulfil") == told, where
+    # the I parties and the reporter's side (rep@gst.test: the customer), whose confirm it waits for
+    assert parties_of(notices(session, ticket), "fulfil") == sorted({*told, "customer"}), where
 
     # A: only the accountable party's managers close (agents and the other party cannot)
     assert "close" in available(session, rules, world, MANAGER[accountable], ticket), where

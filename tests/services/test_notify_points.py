@@ -186,8 +186,9 @@ def test_sit_logging_into_the_customers_queue_tells_the_customer(session, rules,
     assert notifications.message_text(told, rules) == (
         f"{told['number']} Map tiles time out was raised by agent@sit.test for your "
         "organisation, which works it; it is now New.")
+    # and the customer's supplier on kort, which works the customer's queue there (its R)
     assert _mailed(session, ticket) == sorted(
-        ["agent@gst.test", "boss@gst.test", *([caller] if caller else [])])
+        ["agent@gst.test", "boss@gst.test", "sup@supplier.test", *([caller] if caller else [])])
 
 
 def test_sit_logging_into_its_own_queue_tells_only_the_informed(session, rules, world):
