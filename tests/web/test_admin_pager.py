@@ -113,7 +113,7 @@ def test_a_bad_hook_form_answers_with_the_reasons_and_creates_nothing(app, world
     assert "An http:// or https:// URL." in text and "Required for the pagerduty format." in text
     assert "followed by base64" in text
     body = refused.get_data(as_text=True)
-    assert 'id="url" name="url"' in body and 'aria-describedby="url-error"' in body
+    assert 'id="url" name="url"' in body and 'aria-describedby="url-hint url-error"' in body
     assert 'value="ftp://pager.example/x"' in body  # what was typed is kept
     assert _hooks(rt) == {}
 
