@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from itilflow.api import current_actor
 from itilflow.api import pager_schemas as x
+from itilflow.api import schemas as s
 from itilflow.api.errors import API_PREFIX, error_docs
 from itilflow.api.schemas import ErrorSchema
 from itilflow.runtime import db, runtime, utcnow
@@ -45,6 +46,7 @@ def _admin_before_body():
 
 @blp.route("/pager-hooks")
 class PagerHooks(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, x.PagerHookOut(many=True))
     @errors(401, 403)
     def get(self):
@@ -104,6 +106,7 @@ def _secret_overlap() -> timedelta:
 
 @blp.route("/systems/<key>/escalation")
 class Escalation(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, x.EscalationOut(many=True))
     @errors(401, 403, 404)
     def get(self, key):
@@ -131,6 +134,7 @@ class Escalation(MethodView):
 
 @blp.route("/oncall-schedules")
 class Schedules(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, x.ScheduleOut(many=True))
     @errors(401, 403)
     def get(self):
@@ -152,6 +156,7 @@ class Schedules(MethodView):
 
 @blp.route("/oncall-schedules/<name>")
 class ScheduleOne(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, x.ScheduleOut)
     @errors(401, 403, 404)
     def get(self, name):
@@ -204,6 +209,7 @@ class OnCallNow(MethodView):
 
 @blp.route("/pager/dead-letters")
 class DeadLetters(MethodView):
+    @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)
     @blp.response(200, x.PageOut(many=True))
     @errors(401, 403)
     def get(self):
