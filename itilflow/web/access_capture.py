@@ -261,7 +261,11 @@ def _not_found_recently(key: tuple[Any, str, str], now: datetime) -> bool:
 
 def _record_refusals(response):
     status = response.status_code
-    failed_login = status == 401 and request.method == "POST" and request.endpoint == "auth.login"
+    # a failed login: /login answered 401, or a wrong current password on /account (the view
+    # marks it; a stolen session guessing the password is a failed login for all it is)
+    wrong_current = bool(g.get("wrong_current_password"))
+    failed_login = wrong_current or (status == 401 and request.method == "POST"
+                                     and request.endpoint == "auth.login")
     token_refused = status == 401 and _bearer() is not None and not failed_login
     pending = g.get("access_pending") or []
     if not (failed_login or token_refused or status == 403 or pending):
@@ -278,8 +282,10 @@ def _record_refusals(response):
                     _name_the_ticket(session, entry)
                 access_log.record(session, action, now=now, actor=user, **entry, **_common())
         if failed_login:
+            actor = g.get("access_actor")
+            email = actor[1] if wrong_current and actor else request.form.get("email")
             access_log.record_failed_login(
-                session, email=request.form.get("email"), remote_addr=request.remote_addr,
+                session, email=email, remote_addr=request.remote_addr,
                 now=now, threshold=rt.settings.login_alert_failures,
                 window_minutes=rt.settings.login_alert_minutes, path=request.path)
         elif token_refused:

@@ -18,8 +18,8 @@ from flask_login import UserMixin, current_user, login_required, login_user, log
 
 from itilflow.domain.errors import DomainError, NotPermitted
 from itilflow.models import User
-from itilflow.runtime import db, runtime, utcnow
-from itilflow.services import access_log, accounts, directory
+from itilflow.runtime import db, utcnow
+from itilflow.services import accounts, directory
 from itilflow.web.common import safe_next
 from itilflow.web.i18n import _
 
@@ -82,21 +82,6 @@ def whoami():
     return jsonify(email=user.email, role=user.role, organisation=user.organisation.name)
 
 
-def record_failed_login(email: str | None) -> None:
-    """Log a failed login of this request (and alert the admins at the threshold) in a session
-    of its own: the request's answer is an error, so its own transaction is rolled back."""
-    rt = runtime()
-    log_session = rt.session_factory()
-    try:
-        access_log.record_failed_login(
-            log_session, email=email, remote_addr=request.remote_addr, now=utcnow(),
-            threshold=rt.settings.login_alert_failures,
-            window_minutes=rt.settings.login_alert_minutes, path=request.path)
-        log_session.commit()
-    finally:
-        log_session.close()
-
-
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
@@ -118,10 +103,9 @@ def account():
                                      repeat=request.form.get("repeat", ""), now=utcnow())
         except NotPermitted as exc:  # a wrong current password: a failed login, for all it is
             errors = exc.errors
-            g.wrong_current_password = True  # the login throttle counts it (web/common.py)
-            email = user.email
-            db().rollback()
-            record_failed_login(email)
+            # the login throttle counts it (web/common.py), the access log records it and alerts
+            # as for /login (web/access_capture.py), once the request is rolled back
+            g.wrong_current_password = True
         except DomainError as exc:
             errors = exc.errors or {"new": [exc.message]}
         else:
