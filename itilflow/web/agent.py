@@ -151,6 +151,14 @@ def rows():
                                                        else _default_queue()))
 
 
+def _reason(exc: DomainError) -> str:
+    """What a refusal says of one ticket: the field's own reason ("No such user.") rather than
+    the generic "Invalid fields for 'assign'."."""
+    reasons = [r for field in sorted(exc.errors or {}) for r in exc.errors[field]
+               if isinstance(r, str)]
+    return reasons[0] if reasons else exc.message
+
+
 @bp.post("/bulk-assign")
 @login_required
 @require_roles(*STAFF_ROLES)
@@ -167,7 +175,7 @@ def bulk_assign():
         flash(_("Select at least one ticket."), "error")
         return redirect(back, 303)
     ok, refused = tickets.assign_many(db(), rules, me(), ctx, numbers, assignee, now=utcnow())
-    failed = [f"{number} ({_(exc.message).rstrip('.')})" for number, exc in refused]
+    failed = [f"{number} ({_(_reason(exc)).rstrip('.')})" for number, exc in refused]
     message = _("%(ok)d assigned.", ok=len(ok))
     if failed:
         message += " " + _("Not assigned: %(tickets)s.", tickets="; ".join(failed))

@@ -181,6 +181,20 @@ def test_bulk_assign_reports_each_ticket(app, world, rt, login):
     assert rows.status_code == 200 and own[0] in rows.get_data(as_text=True)
 
 
+def test_bulk_assign_says_why_a_ticket_was_not_assigned(app, world, rt, login):
+    """Assigning to someone who may not take the work names the field's reason, not the
+    generic "Invalid fields for 'assign'"."""
+    number = _submit(rt, title="Disk", layer="operating_system")
+    with rt.session_factory() as s:
+        customer_agent = directory.user_by_email(s, "agent@gst.test").id
+    sit = login("agent@sit.test")
+    page = sit.get("/agent?queue=triage").get_data(as_text=True)
+    body = sit.post("/agent/bulk-assign", follow_redirects=True, data={
+        "csrf_token": csrf_of(page), "ticket": [number], "assignee": str(customer_agent)},
+    ).get_data(as_text=True)
+    assert f"0 assigned. Not assigned: {number} (No such user)." in body
+
+
 def _http_sign_in(base: str, email: str) -> requests.Session:
     browser = requests.Session()
     token = csrf_of(browser.get(f"{base}/login", timeout=30).text)
