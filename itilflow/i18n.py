@@ -476,6 +476,8 @@ DA: dict[str, str] = {
     "Admins configure itilflow; they do not raise incidents.":
         "Administratorer konfigurerer itilflow; de melder ikke fejl.",
     "This ticket is already acknowledged.": "Sagen er allerede kvitteret.",
+    "The ticket was handed over: this pager's party no longer has it.":
+        "Sagen er overdraget: denne personsøgers part har den ikke længere.",
     "the customer": "kunden",
     "the provider (SIT)": "SIT",
     "Only an admin may do this.": "Kun en administrator må gøre dette.",

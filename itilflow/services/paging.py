@@ -617,6 +617,10 @@ def resend(session: Session, actor: Actor, page_id: Any, *, now: datetime) -> Pa
 
 # --- inbound ------------------------------------------------------------------------------
 
+#: why a pager call of the party that had the ticket before a hand-over changes nothing
+HANDED_OVER = "The ticket was handed over: this pager's party no longer has it."
+
+
 def inbound_event(session: Session, rules: Rules, headers: dict[str, str], body: bytes,
                   data: Any, *, now: datetime) -> dict[str, Any]:
     """POST /pager/events: verify against the hooks that paged for the dedup_key, refuse
@@ -648,9 +652,19 @@ def inbound_event(session: Session, rules: Rules, headers: dict[str, str], body:
     if action not in ("acknowledge", "resolve"):
         raise ValidationError("Unknown action.", {"action": ["Must be acknowledge or resolve."]})
     ticket_id = session.scalar(select(Page.ticket_id).where(Page.dedup_key == key).limit(1))
-    ticket = session.get(Ticket, ticket_id)
+    ticket = _locked_ticket(session, ticket_id)
     by = f"pager hook {signer.name}"
-    if action == "acknowledge":
+    paged_for = set(session.scalars(
+        select(Escalation.party).join(Page, Page.escalation_id == Escalation.id)
+        .where(Page.dedup_key == key, Page.hook_id == signer.id).distinct()))
+    if ticket.responsible_party not in paged_for:
+        # a late call from the pager of the party that had the ticket before a hand-over: that
+        # party's on-call no longer acknowledges or resolves it (the new party's does)
+        append_event(session, ticket, kind="pager_event", actor=None, now=now,
+                     data={"via": "pager", "hook": signer.name, "action": action,
+                           "applied": False, "reason": HANDED_OVER})
+        done = False
+    elif action == "acknowledge":
         done = _system_fire(session, rules, ticket, "acknowledge", now, by=by,
                             extra={"via": "pager", "hook": signer.name})
     else:

@@ -7,6 +7,7 @@ paged incidents, not escalation runs."""
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -106,6 +107,43 @@ def test_handover_after_acknowledgement_pages_the_new_partys_on_call(rt, world, 
     assert _types(customer_receiver) == ["incident.trigger", "incident.acknowledge",
                                          "incident.resolve"]
     assert len(receiver.requests) == 3       # SIT's hook got its resolve once, at the hand-over
+
+
+def test_a_late_call_from_the_old_partys_pager_changes_nothing(rt, world, app, receiver,
+                                                              customer_receiver, relay):
+    """SIT's on-call acknowledges from the pager after the ticket went to the customer (or
+    resolves it from there): the customer's escalation goes on, the ticket stays unresolved,
+    the history says why; the customer's own pager still acknowledges."""
+    secrets = make_hooks(rt, receiver, delays=(300, 600))
+    customer = make_hooks(rt, customer_receiver, delays=(300,), party="customer")
+    number = raise_incident(rt)
+    drain(relay, EVENING)
+    handed = EVENING + timedelta(minutes=10)
+    fire(rt, number, "reclassify", now=handed, layer="application", comment="Appen selv")
+    drain(relay, handed)
+    client = app.test_client()
+    key = rules_of_paging.dedup_key(number)
+    now = datetime.now(UTC)
+    for webhook_id, action in (("late-ack", "acknowledge"), ("late-resolve", "resolve")):
+        raw = json.dumps({"dedup_key": key, "action": action}).encode()
+        headers = rules_of_paging.signed_headers(secrets["kort-provider-l1"], webhook_id, now, raw)
+        answer = client.post("/api/v1/pager/events", data=raw,
+                             headers={**headers, "Content-Type": "application/json"})
+        assert answer.status_code == 200 and answer.get_json()["applied"] is False
+    summary, _offered = _ticket_view(rt, number)
+    assert summary["acknowledged_at"] is None and summary["escalating"] is True
+    with rt.session_factory() as s:
+        assert s.scalar(select(Ticket.state).where(Ticket.id == int(number[-6:]))) != "resolved"
+    refused = [d for _k, _t, d in events(rt, number, "pager_event")]
+    assert [(d["action"], d["reason"]) for d in refused] == [
+        ("acknowledge", paging.HANDED_OVER), ("resolve", paging.HANDED_OVER)]
+    # the customer's own pager does acknowledge
+    raw = json.dumps({"dedup_key": key, "action": "acknowledge"}).encode()
+    (hook_name,) = customer
+    headers = rules_of_paging.signed_headers(customer[hook_name], "own-ack", now, raw)
+    own = client.post("/api/v1/pager/events", data=raw,
+                      headers={**headers, "Content-Type": "application/json"})
+    assert own.status_code == 200 and own.get_json()["applied"] is True
 
 
 def test_handover_after_acknowledgement_in_working_time_clears_it_and_pages_nobody(
