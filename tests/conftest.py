@@ -178,6 +178,33 @@ def world(rt) -> World:
     return World(rt).build()
 
 
+# --- a pager receiver on loopback, and the relay that pages it ------------------------------
+
+@pytest.fixture
+def receiver():
+    """A real HTTP server on loopback recording every page (tests/paging/conftest.py Receiver)."""
+    from tests.paging.conftest import Receiver
+
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def ctx(rt):
+    from itilflow.jobs.context import JobContext
+
+    return JobContext(session_factory=rt.session_factory, rules=rt.rules, settings=rt.settings)
+
+
+@pytest.fixture
+def relay(ctx):
+    """The outbox relay, run by the test itself (``drain`` in tests/paging/conftest.py)."""
+    from itilflow.jobs.relay import Relay
+
+    return Relay(ctx)
+
+
 # --- a real SMTP server on loopback (smtplib talks to it over TCP) -------------------------
 
 class _Smtp(socketserver.StreamRequestHandler):

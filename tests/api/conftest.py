@@ -76,3 +76,13 @@ def statements(rt) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(rt.engine, "before_cursor_execute", count)
+
+
+def api_error(response, status: int, field: str | None = None) -> dict:
+    """The API's error answer: ``status``, the one error shape, naming ``field`` if given."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    body = response.get_json()
+    assert set(body) == {"status", "message", "errors"} and body["status"] == status
+    if field is not None:
+        assert field in body["errors"], body
+    return body

@@ -13,7 +13,7 @@ import socket
 import pytest
 
 from itilflow.models import Ticket, TicketEvent
-from tests.api.conftest import statements
+from tests.api.conftest import api_error, statements
 from tests.served import itilflow_serve, read_response
 from tests.web.conftest import csrf_of, sign_in
 
@@ -28,15 +28,6 @@ def _count(rt, model) -> int:
         s.close()
 
 
-def _error(response, status: int, field: str | None = None) -> dict:
-    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
-    body = response.get_json()
-    assert set(body) == {"status", "message", "errors"} and body["status"] == status
-    if field is not None:
-        assert field in body["errors"], body
-    return body
-
-
 
 
 # --- 1. triggers -----------------------------------------------------------------------------
@@ -45,9 +36,9 @@ def test_a_trigger_the_workflow_lacks_is_422_and_one_out_of_its_state_409(api, r
     t = api.incident()
     before = _count(rt, TicketEvent)
     for name in ("no_such_trigger", "approve"):  # nowhere; a change's, not an incident's
-        body = _error(api.fire("agent@sit.test", t["id"], name), 422, "trigger")
+        body = api_error(api.fire("agent@sit.test", t["id"], name), 422, "trigger")
         assert "incident" in body["errors"]["trigger"][0]
-    out_of_state = _error(api.fire("agent@sit.test", t["id"], "close"), 409)
+    out_of_state = api_error(api.fire("agent@sit.test", t["id"], "close"), 409)
     assert "trigger" not in out_of_state["errors"]
     assert _count(rt, TicketEvent) == before
 
@@ -81,10 +72,10 @@ def test_a_filter_value_no_ticket_can_have_is_422(api):
                          ({"kind": ["incident", "spaceship"]}, "kind"),
                          ({"state": ["new", "bogus"]}, "state"),
                          ({"layer": ["unknown", "kernel"]}, "layer")]:
-        _error(api.get("/tickets", "agent@sit.test", query_string=query), 422, field)
+        api_error(api.get("/tickets", "agent@sit.test", query_string=query), 422, field)
     # another organisation's system is as unknown as one that does not exist
-    theirs = _error(api.get("/tickets", "rep@gst.test", query_string={"system": "virk"}), 422)
-    nothing = _error(api.get("/tickets", "rep@gst.test", query_string={"system": "nothing"}), 422)
+    theirs = api_error(api.get("/tickets", "rep@gst.test", query_string={"system": "virk"}), 422)
+    nothing = api_error(api.get("/tickets", "rep@gst.test", query_string={"system": "nothing"}), 422)
     assert theirs["errors"]["system"] == ["No such system: virk."]
     assert nothing["errors"]["system"] == ["No such system: nothing."]
     # a state of some kind, and the kind that has it, are fine; so are the request kind's
@@ -123,10 +114,10 @@ def test_a_repeated_filter_matches_any_of_its_values(api):
 def test_a_single_valued_parameter_given_twice_is_422(api):
     api.incident()
     for name, values in [("q", ["maps", "tiles"]), ("limit", ["1", "2"]), ("cursor", ["MQ", "Mg"])]:
-        _error(api.get(f"/tickets?{'&'.join(f'{name}={v}' for v in values)}", "agent@sit.test"),
+        api_error(api.get(f"/tickets?{'&'.join(f'{name}={v}' for v in values)}", "agent@sit.test"),
                422, name)
     too_many = {"state": ["new"] * 21}
-    _error(api.get("/tickets", "agent@sit.test", query_string=too_many), 422, "state")
+    api_error(api.get("/tickets", "agent@sit.test", query_string=too_many), 422, "state")
 
 
 def test_one_value_keeps_the_single_index_condition(api, rt):
@@ -165,7 +156,7 @@ def test_a_json_body_without_its_content_type_is_400(api, rt, content_type):
                                               {"trigger": "acknowledge"})):
         answer = api.client.post(f"/api/v1{path}", data=json.dumps(body),
                                  headers=api.headers("agent@sit.test"), **kw)
-        assert "Content-Type" in _error(answer, 400, "_headers")["errors"]["_headers"][0]
+        assert "Content-Type" in api_error(answer, 400, "_headers")["errors"]["_headers"][0]
     assert _count(rt, Ticket) == 1 and _count(rt, TicketEvent) == 1
 
 
@@ -182,7 +173,7 @@ def test_an_over_long_search_is_422_before_the_database(api, rt):
     api.incident()
     with statements(rt) as seen:
         answer = api.get("/tickets", "agent@sit.test", query_string={"q": "x" * 201})
-    _error(answer, 422, "q")
+    api_error(answer, 422, "q")
     assert not [s for s in seen if "tickets" in s], seen
     assert _ids(api, q="x" * 200) == []
 
@@ -248,9 +239,9 @@ def test_the_history_refuses_unknown_and_bad_parameters(api):
     t = api.incident()
     for query, field in [("since=1", "since"), ("limit=0", "limit"), ("cursor=!!", "cursor"),
                          ("limit=1&limit=2", "limit")]:
-        _error(api.get(f"/tickets/{t['id']}/events?{query}", "rep@gst.test"), 422, field)
+        api_error(api.get(f"/tickets/{t['id']}/events?{query}", "rep@gst.test"), 422, field)
     for path in (f"/tickets/{t['id']}", f"/tickets/{t['id']}/comments"):
-        _error(api.get(f"{path}?expand=all", "rep@gst.test"), 422, "expand")
+        api_error(api.get(f"{path}?expand=all", "rep@gst.test"), 422, "expand")
     doc = api.get("/openapi.json").json["paths"]["/api/v1/tickets/{ticket_id}/events"]["get"]
     shapes = doc["responses"]["200"]["content"]["application/json"]["schema"]["oneOf"]
     assert {"type": "array", "items": {"$ref": "#/components/schemas/EventOut"}} in shapes
@@ -265,14 +256,14 @@ def test_an_oversized_json_body_is_read_and_dropped(app, api):
     stream = io.BytesIO(body)
     answer = api.client.post("/api/v1/incidents", input_stream=stream, content_length=len(body),
                              content_type="application/json", headers=api.headers("rep@gst.test"))
-    _error(answer, 413)
+    api_error(answer, 413)
     assert stream.tell() == len(body) and "Connection" not in answer.headers
     # beyond what is worth reading the connection is closed instead
     huge = 9 * limit
     stream = io.BytesIO(b"a" * huge)
     answer = api.client.post("/api/v1/incidents", input_stream=stream, content_length=huge,
                              content_type="application/json", headers=api.headers("rep@gst.test"))
-    _error(answer, 413)
+    api_error(answer, 413)
     assert answer.headers["Connection"] == "close" and stream.tell() == 0
 
 

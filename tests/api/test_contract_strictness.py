@@ -12,19 +12,11 @@ import re
 import pytest
 
 from itilflow.models import TicketEvent
+from tests.api.conftest import api_error
 
 pytestmark = pytest.mark.usefixtures("world")
 
 MONTH = "2026-11"
-
-
-def _error(response, status: int, field: str | None = None) -> dict:
-    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
-    body = response.get_json()
-    assert set(body) == {"status", "message", "errors"} and body["status"] == status
-    if field is not None:
-        assert field in body["errors"], body
-    return body
 
 
 def _count(rt, model) -> int:
@@ -67,7 +59,7 @@ def test_every_get_in_the_document_refuses_an_unknown_parameter(api):
         if "get" not in item:
             continue
         url = re.sub(r"\{\w+\}", "1", path.removeprefix("/api/v1"))
-        _error(api.get(f"{url}?foo=1", "admin@sit.test"), 422, "foo")
+        api_error(api.get(f"{url}?foo=1", "admin@sit.test"), 422, "foo")
         checked.append(path)
     assert {"/api/v1/pager-hooks", "/api/v1/oncall-schedules", "/api/v1/pager/dead-letters",
             "/api/v1/systems/{key}/escalation", "/api/v1/tickets"} <= set(checked)
@@ -78,7 +70,7 @@ def test_an_unknown_query_parameter_is_422_everywhere(api, path, email):
     ticket = api.incident()
     path = path.format(t=ticket["id"])
     glue = "&" if "?" in path else "?"
-    _error(api.get(f"{path}{glue}foo=1", email), 422, "foo")
+    api_error(api.get(f"{path}{glue}foo=1", email), 422, "foo")
 
 
 # --- the monthly report -------------------------------------------------------------------
@@ -89,7 +81,7 @@ def test_an_unknown_query_parameter_is_422_everywhere(api, path, email):
     (f"month={MONTH}&format=csv&format=json", "format"),
 ])
 def test_the_report_refuses_a_parameter_given_twice(api, query, name):
-    body = _error(api.get(f"/reports/monthly?{query}", "boss@sit.test"), 422, name)
+    body = api_error(api.get(f"/reports/monthly?{query}", "boss@sit.test"), 422, name)
     assert body["errors"][name] == ["Give this parameter once."]
 
 
@@ -99,8 +91,8 @@ def test_the_report_still_answers_its_own_parameters(api):
     assert own.status_code == 200 and own.get_json()["customer"] == "GST"
     csv = api.get(f"/reports/monthly?month={MONTH}&format=csv", "boss@gst.test")
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
-    _error(api.get(f"/reports/monthly?month={MONTH}&format=xml", "boss@gst.test"), 422, "format")
-    _error(api.get("/reports/monthly", "boss@gst.test"), 422, "month")
+    api_error(api.get(f"/reports/monthly?month={MONTH}&format=xml", "boss@gst.test"), 422, "format")
+    api_error(api.get("/reports/monthly", "boss@gst.test"), 422, "month")
 
 
 # --- the access log -----------------------------------------------------------------------
@@ -122,7 +114,7 @@ def test_the_report_still_answers_its_own_parameters(api):
     ("action=hack", "action"),
 ])
 def test_the_access_log_parameters_are_strict(api, query, field):
-    _error(api.get(f"/audit/access?{query}", "admin@sit.test"), 422, field)
+    api_error(api.get(f"/audit/access?{query}", "admin@sit.test"), 422, field)
 
 
 def test_the_access_log_pages_within_its_range(api):
@@ -143,12 +135,12 @@ def test_the_access_log_pages_within_its_range(api):
 @pytest.mark.parametrize("query", ["before=5&before=6", "before=%205", "before=%2B5",
                                    "before=%D9%A3", "before=5%20"])
 def test_the_inbox_parameters_are_strict(api, query):
-    _error(api.get(f"/notifications?{query}", "agent@sit.test"), 422, "before")
+    api_error(api.get(f"/notifications?{query}", "agent@sit.test"), 422, "before")
 
 
 @pytest.mark.parametrize("ids", [["1"], [True], [1.5], "1"])
 def test_marking_read_takes_integers_only(api, ids):
-    body = _error(api.post("/notifications/read", "agent@sit.test", {"ids": ids}), 422)
+    body = api_error(api.post("/notifications/read", "agent@sit.test", {"ids": ids}), 422)
     assert [k for k in body["errors"] if k.split(".")[0] == "ids"], body
     assert api.post("/notifications/read", "agent@sit.test", {"ids": [1]}).status_code == 200
 
@@ -158,7 +150,7 @@ def test_marking_read_takes_integers_only(api, ids):
 @pytest.mark.parametrize("query", ["system=", "kind=", "limit=%205", "limit=%D9%A3"])
 def test_the_ticket_list_refuses_empty_filters_and_loose_numbers(api, query):
     api.incident()
-    _error(api.get(f"/tickets?{query}", "agent@sit.test"), 422, query.split("=")[0])
+    api_error(api.get(f"/tickets?{query}", "agent@sit.test"), 422, query.split("=")[0])
 
 
 # --- the document -------------------------------------------------------------------------
@@ -187,9 +179,9 @@ def test_the_hand_written_operations_are_in_the_document(api):
 def test_the_outage_correction_refuses_unknown_fields_and_loose_types(api):
     ticket = api.incident(outage=True)
     url = f"/tickets/{ticket['id']}/outage"
-    _error(api.call("PUT", url, "agent@sit.test", json={"start": "x", "reason": "r", "foo": 1}),
+    api_error(api.call("PUT", url, "agent@sit.test", json={"start": "x", "reason": "r", "foo": 1}),
            422, "foo")
-    _error(api.call("PUT", url, "agent@sit.test", json={"start": 1, "reason": "r"}),
+    api_error(api.call("PUT", url, "agent@sit.test", json={"start": 1, "reason": "r"}),
            422, "start")
 
 
@@ -205,7 +197,7 @@ def test_a_json_body_that_repeats_a_key_is_400_naming_it(api, rt, raw, key):
     answer = api.client.post(f"/api/v1/tickets/{ticket['id']}/comments", data=raw,
                              content_type="application/json",
                              headers=api.headers("agent@sit.test"))
-    body = _error(answer, 400, key)
+    body = api_error(answer, 400, key)
     assert repr(key) in body["message"]
     assert _count(rt, TicketEvent) == before
     # the same body once is fine
@@ -227,7 +219,7 @@ def test_a_json_body_that_repeats_a_key_is_400_naming_it(api, rt, raw, key):
     ("/freeze-periods?start=2026-11-01T00:00:00Z&start=2026-11-02T00:00:00Z", "start"),
 ])
 def test_a_repeat_is_refused_on_every_query(api, query, field):
-    _error(api.get(query, "agent@sit.test"), 422, field)
+    api_error(api.get(query, "agent@sit.test"), 422, field)
 
 
 def test_those_queries_still_answer(api):

@@ -9,7 +9,7 @@ from itilflow.services import directory, queues
 from itilflow.services.paging_view import paging_of
 from tests.api.conftest import Api, make_tokens
 from tests.conftest import PASSWORD
-from tests.paging.conftest import EVENING, Receiver, drain, make_hooks, raise_incident
+from tests.paging.conftest import EVENING, drain, make_hooks, raise_incident
 from tests.web.conftest import csrf_of, sign_in
 
 NUL = "\u0000"
@@ -229,13 +229,6 @@ def test_deeply_nested_json_is_a_400(api, rt, body):
 def test_json_nested_as_deep_as_allowed_reaches_the_view(api):
     body = {**INCIDENT, "description": [[[[["still text"]]]]]}
     assert _error(api.post("/incidents", "agent@sit.test", body), 422)["errors"]["description"]
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
 
 
 def test_ticket_paging_field_after_an_after_hours_p1(api, rt, receiver):

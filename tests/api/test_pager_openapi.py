@@ -9,7 +9,6 @@ from __future__ import annotations
 import collections
 import json
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
@@ -20,7 +19,7 @@ from itilflow.jobs.context import JobContext
 from itilflow.jobs.relay import Relay
 from itilflow.runtime import utcnow
 from itilflow.services import directory, oncall, paging
-from tests.paging.conftest import EVENING, Receiver, drain, make_hooks, raise_incident
+from tests.paging.conftest import EVENING, drain, make_hooks, raise_incident
 
 P = "/api/v1"
 ADMIN = "admin@sit.test"
@@ -114,13 +113,6 @@ def test_the_document_lists_every_pager_operation(api):
     # readiness stays outside /api/v1 and out of the document, like /healthz
     assert not [p for p in paths if p.endswith(("/readyz", "/healthz"))]
     assert api.client.get("/readyz").status_code in (200, 503)
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
 
 
 def _check(schema, method, path, response, status):

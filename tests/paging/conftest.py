@@ -8,9 +8,6 @@ import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
-from itilflow.jobs.context import JobContext
 from itilflow.jobs.relay import Relay
 from itilflow.services import directory, paging, tickets
 
@@ -64,13 +61,6 @@ class Receiver:
         self.server.server_close()
 
 
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
-
-
 def make_hooks(rt, receiver, *, fmt="generic", delays=(300, 600), system="kort",
                party="provider") -> dict[str, str]:
     """Hooks L1, L2 (, ...) at receiver paths /l1, /l2; levels on ``system`` for ``party``.
@@ -117,16 +107,6 @@ def fire(rt, number, trigger, *, email="agent@sit.test", now=EVENING, **data):
                             data, now=now)
     s.commit()
     s.close()
-
-
-@pytest.fixture
-def ctx(rt) -> JobContext:
-    return JobContext(session_factory=rt.session_factory, rules=rt.rules, settings=rt.settings)
-
-
-@pytest.fixture
-def relay(ctx) -> Relay:
-    return Relay(ctx)
 
 
 def drain(relay: Relay, now: datetime, rounds: int = 20) -> list:

@@ -17,9 +17,11 @@ import pytest
 from sqlalchemy import select
 
 from itilflow.domain.priority import priority_of
-from itilflow.models import Organisation, System, Ticket, User
+from itilflow.models import AccessLogEntry, Organisation, System, Ticket, User
 from itilflow.models.paging import Escalation, Page, PagerHook
+from itilflow.services import directory
 from itilflow.services.history import append_event
+from itilflow.web import access_capture
 
 CPH = ZoneInfo("Europe/Copenhagen")
 #: when the report is produced: a Monday after the month (and after Easter)
@@ -175,3 +177,47 @@ def march(world, rt):
     session.commit()
     session.close()
     return data
+
+
+# --- shared by the HTTP and access log tests ---------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _fresh_limits(request):
+    """Each test starts with fresh rate-limit counters (the app lives for the whole session)
+    and nothing remembered of earlier 404s (ids start again at 1 in each test)."""
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app").extensions["itilflow_limiter"].reset()
+    access_capture._not_found_seen.clear()
+    yield
+
+
+#: the users the report and access log tests call the API as
+TOKEN_HOLDERS = ("rep@gst.test", "agent@sit.test", "agent@gst.test", "admin@sit.test",
+                 "boss@sit.test", "boss@gst.test", "boss@erst.test", "rep@erst.test",
+                 "sup@supplier.test")
+
+
+@pytest.fixture
+def tokens(rt, world) -> dict[str, str]:
+    s = rt.session_factory()
+    made = {email: directory.create_token(s, directory.user_by_email(s, email),
+                                          now=datetime.now(UTC), name="test")
+            for email in TOKEN_HOLDERS}
+    s.commit()
+    s.close()
+    return made
+
+
+def bearer(tokens: dict[str, str], email: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens[email]}"}
+
+
+def entries(rt, **where) -> list[AccessLogEntry]:
+    """The access log's entries in order, those whose columns equal ``where``."""
+    s = rt.session_factory()
+    query = select(AccessLogEntry).order_by(AccessLogEntry.seq)
+    for key, value in where.items():
+        query = query.where(getattr(AccessLogEntry, key) == value)
+    rows = list(s.scalars(query))
+    s.close()
+    return rows

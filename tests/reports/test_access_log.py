@@ -6,44 +6,13 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select, text
 
-from itilflow.models import AccessLogEntry, OutboxMessage
-from itilflow.services import access_log, directory
+from itilflow.models import OutboxMessage
+from itilflow.services import access_log
 from tests.conftest import PASSWORD
+from tests.reports.conftest import bearer, entries
 from tests.web.conftest import csrf_of, sign_in
-
-
-@pytest.fixture(autouse=True)
-def _reset_limits(app):
-    app.extensions["itilflow_limiter"].reset()
-    yield
-
-
-@pytest.fixture
-def tokens(rt, world):
-    s = rt.session_factory()
-    made = {email: directory.create_token(s, directory.user_by_email(s, email),
-                                          now=datetime.now(UTC), name="test")
-            for email in ("rep@gst.test", "admin@sit.test", "boss@sit.test", "rep@erst.test")}
-    s.commit()
-    s.close()
-    return made
-
-
-def bearer(tokens, email):
-    return {"Authorization": f"Bearer {tokens[email]}"}
-
-
-def entries(rt, **where) -> list[AccessLogEntry]:
-    s = rt.session_factory()
-    query = select(AccessLogEntry).order_by(AccessLogEntry.seq)
-    for key, value in where.items():
-        query = query.where(getattr(AccessLogEntry, key) == value)
-    rows = list(s.scalars(query))
-    s.close()
-    return rows
 
 
 def _incident(app, tokens) -> dict:

@@ -13,44 +13,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from itilflow.models import AccessLogEntry, ApiToken
+from itilflow.models import ApiToken
 from itilflow.services import access_log, directory, reports
-from itilflow.web import access_capture
+from tests.reports.conftest import bearer, entries
 from tests.web.conftest import csrf_of, sign_in
-
-
-@pytest.fixture(autouse=True)
-def _reset_limits(app):
-    app.extensions["itilflow_limiter"].reset()
-    # ids start again at 1 in each test: what this process remembers of 404s must go too
-    getattr(access_capture, "_not_found_seen", {}).clear()
-    yield
-
-
-@pytest.fixture
-def tokens(rt, world):
-    s = rt.session_factory()
-    made = {email: directory.create_token(s, directory.user_by_email(s, email),
-                                          now=datetime.now(UTC), name="test")
-            for email in ("rep@gst.test", "agent@sit.test", "agent@gst.test", "admin@sit.test",
-                          "boss@sit.test", "boss@gst.test", "rep@erst.test")}
-    s.commit()
-    s.close()
-    return made
-
-
-def bearer(tokens, email):
-    return {"Authorization": f"Bearer {tokens[email]}"}
-
-
-def entries(rt, **where) -> list[AccessLogEntry]:
-    s = rt.session_factory()
-    query = select(AccessLogEntry).order_by(AccessLogEntry.seq)
-    for key, value in where.items():
-        query = query.where(getattr(AccessLogEntry, key) == value)
-    rows = list(s.scalars(query))
-    s.close()
-    return rows
 
 
 def _incident(app, tokens, email="rep@gst.test") -> dict:

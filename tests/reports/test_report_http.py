@@ -26,25 +26,6 @@ from tests.web.conftest import sign_in
 MONTH = "2026-10"
 
 
-@pytest.fixture(autouse=True)
-def _reset_limits(request):
-    if "app" in request.fixturenames:
-        request.getfixturevalue("app").extensions["itilflow_limiter"].reset()
-    yield
-
-
-@pytest.fixture
-def tokens(rt, world):
-    s = rt.session_factory()
-    made = {email: directory.create_token(s, directory.user_by_email(s, email),
-                                          now=datetime.now(UTC), name="test")
-            for email in ("boss@gst.test", "boss@erst.test", "boss@sit.test",
-                          "sup@supplier.test", "rep@gst.test")}
-    s.commit()
-    s.close()
-    return made
-
-
 def get(app, tokens, email, **query):
     return app.test_client().get("/api/v1/reports/monthly", query_string=query,
                                  headers={"Authorization": f"Bearer {tokens[email]}"})

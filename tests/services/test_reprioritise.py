@@ -22,28 +22,13 @@ from itilflow.domain.errors import (
 )
 from itilflow.domain.parties import Role
 from itilflow.domain.workflow import load_workflow
-from itilflow.jobs.context import JobContext
-from itilflow.jobs.relay import Relay
 from itilflow.models import Ticket
 from itilflow.services import directory, tickets
 from tests.conftest import WORK_TIME
-from tests.paging.conftest import EVENING, Receiver, drain, events, make_hooks, raise_incident
+from tests.paging.conftest import EVENING, drain, events, make_hooks, raise_incident
 from tests.web.conftest import csrf_of, sign_in
 
 ADMIN = Actor(0, Role.ADMIN, 0)
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def relay(rt) -> Relay:
-    return Relay(JobContext(session_factory=rt.session_factory, rules=rt.rules,
-                            settings=rt.settings))
 
 
 def _fire(rt, number, trigger, *, email="agent@sit.test", now=EVENING, **data):

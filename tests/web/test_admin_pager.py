@@ -7,31 +7,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
-from itilflow.jobs.context import JobContext
-from itilflow.jobs.relay import Relay
 from itilflow.models import System
 from itilflow.models.audit import AccessLogEntry
 from itilflow.models.paging import PagerHook
 from itilflow.runtime import utcnow
 from itilflow.services import directory, paging
-from tests.paging.conftest import EVENING, Receiver, drain, fire, make_hooks, raise_incident
+from tests.paging.conftest import EVENING, drain, fire, make_hooks, raise_incident
 from tests.web.conftest import csrf_of
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def relay(rt) -> Relay:
-    return Relay(JobContext(session_factory=rt.session_factory, rules=rt.rules,
-                            settings=rt.settings))
 
 
 def _hooks(rt) -> dict[str, str]:
