@@ -86,3 +86,11 @@ def api_error(response, status: int, field: str | None = None) -> dict:
     if field is not None:
         assert field in body["errors"], body
     return body
+
+
+def count_rows(rt, model) -> int:
+    s = rt.session_factory()
+    try:
+        return s.query(model).count()
+    finally:
+        s.close()

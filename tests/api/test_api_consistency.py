@@ -13,19 +13,11 @@ import socket
 import pytest
 
 from itilflow.models import Ticket, TicketEvent
-from tests.api.conftest import api_error, statements
+from tests.api.conftest import api_error, count_rows, statements
 from tests.served import itilflow_serve, read_response
 from tests.web.conftest import csrf_of, sign_in
 
 pytestmark = pytest.mark.usefixtures("world")
-
-
-def _count(rt, model) -> int:
-    s = rt.session_factory()
-    try:
-        return s.query(model).count()
-    finally:
-        s.close()
 
 
 
@@ -34,13 +26,13 @@ def _count(rt, model) -> int:
 
 def test_a_trigger_the_workflow_lacks_is_422_and_one_out_of_its_state_409(api, rt):
     t = api.incident()
-    before = _count(rt, TicketEvent)
+    before = count_rows(rt, TicketEvent)
     for name in ("no_such_trigger", "approve"):  # nowhere; a change's, not an incident's
         body = api_error(api.fire("agent@sit.test", t["id"], name), 422, "trigger")
         assert "incident" in body["errors"]["trigger"][0]
     out_of_state = api_error(api.fire("agent@sit.test", t["id"], "close"), 409)
     assert "trigger" not in out_of_state["errors"]
-    assert _count(rt, TicketEvent) == before
+    assert count_rows(rt, TicketEvent) == before
 
 
 def test_the_web_ui_still_answers_an_unknown_action_with_its_page(app, api, rt):
@@ -53,7 +45,7 @@ def test_the_web_ui_still_answers_an_unknown_action_with_its_page(app, api, rt):
                          data={"csrf_token": csrf_of(page.get_data(as_text=True))})
     assert answer.status_code == 409 and answer.mimetype == "text/html"
     assert "no_such_trigger" in answer.get_data(as_text=True)  # the flashed reason
-    assert _count(rt, TicketEvent) == 1
+    assert count_rows(rt, TicketEvent) == 1
 
 
 # --- 2. list filters -------------------------------------------------------------------------
@@ -157,7 +149,7 @@ def test_a_json_body_without_its_content_type_is_400(api, rt, content_type):
         answer = api.client.post(f"/api/v1{path}", data=json.dumps(body),
                                  headers=api.headers("agent@sit.test"), **kw)
         assert "Content-Type" in api_error(answer, 400, "_headers")["errors"]["_headers"][0]
-    assert _count(rt, Ticket) == 1 and _count(rt, TicketEvent) == 1
+    assert count_rows(rt, Ticket) == 1 and count_rows(rt, TicketEvent) == 1
 
 
 def test_json_content_types_with_parameters_are_json(api):
@@ -283,7 +275,7 @@ def test_without_credentials_every_operation_is_401_whatever_it_is_sent(app, rt)
     not JSON at all is a 400 before anything, as for every caller.) Only the signed inbound
     pager call takes no bearer token."""
     client = app.test_client()
-    before = _count(rt, Ticket)
+    before = count_rows(rt, Ticket)
     checked = 0
     for path, method in _operations(app):
         if path.endswith("/pager/events"):
@@ -296,4 +288,4 @@ def test_without_credentials_every_operation_is_401_whatever_it_is_sent(app, rt)
         assert answer.get_json()["status"] == 401
         checked += 1
     assert checked > 40
-    assert _count(rt, Ticket) == before
+    assert count_rows(rt, Ticket) == before

@@ -12,19 +12,11 @@ import re
 import pytest
 
 from itilflow.models import TicketEvent
-from tests.api.conftest import api_error
+from tests.api.conftest import api_error, count_rows
 
 pytestmark = pytest.mark.usefixtures("world")
 
 MONTH = "2026-11"
-
-
-def _count(rt, model) -> int:
-    s = rt.session_factory()
-    try:
-        return s.query(model).count()
-    finally:
-        s.close()
 
 
 # --- unknown query parameters ------------------------------------------------------------
@@ -193,13 +185,13 @@ def test_the_outage_correction_refuses_unknown_fields_and_loose_types(api):
 ])
 def test_a_json_body_that_repeats_a_key_is_400_naming_it(api, rt, raw, key):
     ticket = api.incident()
-    before = _count(rt, TicketEvent)
+    before = count_rows(rt, TicketEvent)
     answer = api.client.post(f"/api/v1/tickets/{ticket['id']}/comments", data=raw,
                              content_type="application/json",
                              headers=api.headers("agent@sit.test"))
     body = api_error(answer, 400, key)
     assert repr(key) in body["message"]
-    assert _count(rt, TicketEvent) == before
+    assert count_rows(rt, TicketEvent) == before
     # the same body once is fine
     fine = api.client.post(f"/api/v1/tickets/{ticket['id']}/comments",
                            data=json.dumps({"body": "b"}), content_type="application/json",

@@ -221,3 +221,13 @@ def entries(rt, **where) -> list[AccessLogEntry]:
     rows = list(s.scalars(query))
     s.close()
     return rows
+
+
+def api_incident(app, tokens: dict[str, str], email: str = "rep@gst.test") -> dict:
+    """An incident raised through the API, as its JSON."""
+    response = app.test_client().post("/api/v1/incidents", headers=bearer(tokens, email),
+                                      json={"system": "kort", "environment": "production",
+                                            "title": "Tiles time out", "impact": 2,
+                                            "urgency": 2})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()

@@ -11,21 +11,12 @@ from sqlalchemy import select, text
 from itilflow.models import OutboxMessage
 from itilflow.services import access_log
 from tests.conftest import PASSWORD
-from tests.reports.conftest import bearer, entries
+from tests.reports.conftest import api_incident, bearer, entries
 from tests.web.conftest import csrf_of, sign_in
 
 
-def _incident(app, tokens) -> dict:
-    response = app.test_client().post("/api/v1/incidents", headers=bearer(tokens, "rep@gst.test"),
-                                      json={"system": "kort", "environment": "production",
-                                            "title": "Tiles time out", "impact": 2,
-                                            "urgency": 2})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
 def test_every_read_of_a_ticket_is_logged(app, rt, tokens):
-    ticket = _incident(app, tokens)
+    ticket = api_incident(app, tokens)
     ui = app.test_client()
     sign_in(ui, "agent@sit.test")
     assert ui.get(f"/tickets/{ticket['number']}").status_code == 200

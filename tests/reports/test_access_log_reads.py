@@ -15,21 +15,12 @@ from sqlalchemy import select
 
 from itilflow.models import ApiToken
 from itilflow.services import access_log, directory, reports
-from tests.reports.conftest import bearer, entries
+from tests.reports.conftest import api_incident, bearer, entries
 from tests.web.conftest import csrf_of, sign_in
 
 
-def _incident(app, tokens, email="rep@gst.test") -> dict:
-    response = app.test_client().post("/api/v1/incidents", headers=bearer(tokens, email),
-                                      json={"system": "kort", "environment": "production",
-                                            "title": "Tiles time out", "impact": 2,
-                                            "urgency": 2})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
 def test_every_api_read_of_a_ticket_is_logged(app, rt, tokens):
-    ticket = _incident(app, tokens)
+    ticket = api_incident(app, tokens)
     api = app.test_client()
     reads = [("comments", f"/tickets/{ticket['id']}/comments"),
              ("consultations", f"/tickets/{ticket['id']}/consultations"),
@@ -47,7 +38,7 @@ def test_every_api_read_of_a_ticket_is_logged(app, rt, tokens):
 
 
 def test_change_warnings_and_a_problems_incidents_are_reads(app, rt, tokens):
-    incident = _incident(app, tokens)
+    incident = api_incident(app, tokens)
     api = app.test_client()
     problem = api.post("/api/v1/problems", headers=bearer(tokens, "agent@sit.test"),
                        json={"system": "kort", "layer": "operating_system", "title": "Leak",
@@ -68,7 +59,7 @@ def test_change_warnings_and_a_problems_incidents_are_reads(app, rt, tokens):
 
 
 def test_probing_other_organisations_tickets_is_logged_as_not_found(app, rt, tokens):
-    ticket = _incident(app, tokens)
+    ticket = api_incident(app, tokens)
     api = app.test_client()
     erst = bearer(tokens, "rep@erst.test")
     probes = [f"/api/v1/tickets/{ticket['id']}", f"/api/v1/tickets/{ticket['number']}/comments",
@@ -96,7 +87,7 @@ def test_probing_other_organisations_tickets_is_logged_as_not_found(app, rt, tok
 
 
 def test_a_failed_form_that_shows_the_ticket_page_is_a_read(app, rt, tokens):
-    ticket = _incident(app, tokens)
+    ticket = api_incident(app, tokens)
     ui = app.test_client()
     sign_in(ui, "agent@sit.test")
     page = ui.get(f"/tickets/{ticket['number']}").get_data(as_text=True)
