@@ -10,7 +10,6 @@ from itilflow.domain.errors import ValidationError
 
 TEXT_MAX = 20_000
 #: ids are 32-bit integer columns: a larger number is no row and must not reach PostgreSQL
-#: (the same bound as ``tickets.MAX_ID``)
 MAX_ID = 2**31 - 1
 #: instants outside these years are refused, as written and in UTC: nothing is planned or
 #: logged in year 1 or 9999, and an offset at the calendar's edge overflows converting to UTC

@@ -29,7 +29,7 @@ from itilflow.domain.priority import PRIORITIES, priority_of
 from itilflow.domain.workflow import FieldSpec, TransitionSpec, Workflow
 from itilflow.models import Consultation, System, Ticket, TicketEvent, User
 from itilflow.services import directory, known, locks, ticket_pages
-from itilflow.services.fields import clean_text
+from itilflow.services.fields import MAX_ID, clean_text, parse_instant
 from itilflow.services.history import append_event
 from itilflow.services.outbox import enqueue
 from itilflow.services.rules import Rules
@@ -37,8 +37,6 @@ from itilflow.services.sla import refresh_due
 
 NUMBER_RE = re.compile(r"^([A-Z]{2,5})-(\d{1,12})$")
 TITLE_MAX = 200
-#: ids are 32-bit integer columns: a larger number is no row (and must not reach PostgreSQL)
-MAX_ID = 2**31 - 1
 #: the ticket fields a trigger may set, beyond the core columns; kept in ``details``
 DETAIL_FIELDS = frozenset({"risk", "impact_assessment", "outcome", "root_cause", "workaround"})
 #: why a hand-over clears the acknowledgement (the history's ``acknowledgement_cleared``)
@@ -404,16 +402,8 @@ def submit_problem(session: Session, rules: Rules, actor: User, actor_ctx: Actor
 
 
 def _when(value: Any, name: str) -> datetime:
-    if not isinstance(value, str):
-        raise ValidationError(f"{name} is required.", {name: ["An ISO 8601 date-time with offset."]})
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(f"{name} is not a date-time.",
-                              {name: ["An ISO 8601 date-time with offset."]}) from None
-    if parsed.tzinfo is None:
-        raise ValidationError(f"{name} needs a time zone.", {name: ["Give an offset, e.g. +01:00."]})
-    return parsed
+    """A workflow field of type datetime: an ISO 8601 date-time with offset, years 1970-2999."""
+    return parse_instant(value, name)
 
 
 def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor, data: dict,
