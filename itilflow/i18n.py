@@ -476,6 +476,8 @@ DA: dict[str, str] = {
     "Admins configure itilflow; they do not raise incidents.":
         "Administratorer konfigurerer itilflow; de melder ikke fejl.",
     "This ticket is already acknowledged.": "Sagen er allerede kvitteret.",
+    "waiting (SLA paused): paging is decided when work resumes":
+        "venter (SLA sat på pause): om der skal kaldes vagt, afgøres, når arbejdet genoptages",
     "The ticket was handed over: this pager's party no longer has it.":
         "Sagen er overdraget: denne personsøgers part har den ikke længere.",
     "the customer": "kunden",

@@ -329,6 +329,24 @@ class BusinessCalendar:
             return _from_us(start)
         return None
 
+    def working_time_ends(self, instant: datetime) -> datetime | None:
+        """The end (UTC) of the working time ``instant`` falls in: the first instant after it
+        that is not working time (windows that meet, e.g. one to midnight and the next day's
+        from midnight, are one stretch). None when ``instant`` is not working time, or when
+        working time does not end within ``_MAX_IDLE_DAYS`` (a calendar that is always open)."""
+        start = _to_us(instant)
+        limit = start + _MAX_IDLE_DAYS * _DAY_US
+        end: int | None = None
+        for lo, hi in self._working_intervals(start, limit):
+            if end is None and lo > start:
+                return None  # not working time now
+            if end is not None and lo > end:
+                break
+            end = hi
+        if end is None or end >= limit:
+            return None
+        return _from_us(end)
+
     def working_seconds_between(self, start: datetime, end: datetime) -> float:
         """Real seconds from ``start`` to ``end`` that fall in working time; 0 if end <= start."""
         return self._working_us_between(_to_us(start), _to_us(end)) / _US

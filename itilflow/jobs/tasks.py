@@ -1,4 +1,5 @@
-"""Running one outbox row: a page, an escalation timer, a notification or an SLA check.
+"""Running one outbox row: a page, an escalation timer, a notification, an SLA check or a
+paging decision at the end of a working window.
 
 ``execute`` first takes the row for this attempt with a compare-and-set on ``attempts`` (so two
 relays, or a relay and a re-queued RQ job, cannot both send it), then does the work outside any
@@ -232,6 +233,19 @@ def _run_sla_check(ctx: JobContext, message: OutboxMessage, now: datetime) -> st
     return "breached" if result.get("r") else "ok"
 
 
+def _run_page_decision(ctx: JobContext, message: OutboxMessage, now: datetime) -> str:
+    """Paging decided again at the end of a working window (``paging.end_of_window``)."""
+    result = {}
+
+    def work(session):
+        result["r"] = paging.end_of_window(session, ctx.rules, message.payload.get("ticket_id"),
+                                           now)
+
+    if not _finish(ctx, message, status="done", now=now, work=work):
+        return "taken"
+    return result.get("r", "taken")
+
+
 def _run_notify(ctx: JobContext, message: OutboxMessage, now: datetime) -> str:
     if ctx.send_mail is None:
         # in the app only: nothing leaves the database, so the notification and the row's
@@ -317,4 +331,5 @@ def _run_report(ctx: JobContext, message: OutboxMessage, now: datetime) -> str:
 
 
 _HANDLERS = {"page": _run_page, "escalate": _run_escalate, "notify": _run_notify,
-             "sla_check": _run_sla_check, "report": _run_report}
+             "sla_check": _run_sla_check, "report": _run_report,
+             paging.PAGE_DECISION: _run_page_decision}

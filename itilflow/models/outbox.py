@@ -16,7 +16,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: stable id a receiver de-duplicates on (``webhook-id``)
     message_id: Mapped[str] = mapped_column(String(64), unique=True)
-    topic: Mapped[str] = mapped_column(String(40))  # notify, page, escalate, sla_check, ...
+    topic: Mapped[str] = mapped_column(String(40))  # notify, page, escalate, sla_check, page_decision, ...
     ticket_id: Mapped[int | None] = mapped_column(Integer, index=True)
     payload: Mapped[dict] = mapped_column(default=dict)
     due_at: Mapped[datetime]

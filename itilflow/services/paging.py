@@ -23,7 +23,7 @@ from itilflow.domain.access import Actor
 from itilflow.domain.errors import Conflict, InvalidTransition, NotFound, ValidationError
 from itilflow.domain.paging import Unauthenticated
 from itilflow.domain.parties import Party
-from itilflow.models import OutboxMessage, System, Ticket, TicketEvent
+from itilflow.models import OutboxMessage, System, Ticket, TicketEvent, User
 from itilflow.models.paging import (
     Escalation,
     EscalationLevel,
@@ -43,6 +43,13 @@ URL_MAX = 2000
 MAX_LEVELS = 10
 MAX_DELAY_SECONDS = 7 * 86_400
 STOP_TRIGGERS = frozenset({"resolve", "close", "cancel", "confirm"})
+#: the changes on which paging is decided as on creation (and leaving an SLA-paused state)
+DECIDE_TRIGGERS = frozenset({"created", "reclassify", "reprioritise"})
+#: the outbox topic of the decision again at the end of the working window (``end_of_window``)
+PAGE_DECISION = "page_decision"
+#: why a covered incident waiting in an SLA-paused state (for the customer, a supplier) is not
+#: paged: nobody on call can act on it; paging is decided when it leaves that state
+WAITING_NOT_PAGED = "waiting (SLA paused): paging is decided when work resumes"
 
 
 # --- hooks --------------------------------------------------------------------------------
@@ -330,7 +337,7 @@ def on_ticket_change(session: Session, rules: Rules, ticket: Ticket, now: dateti
     if what == "acknowledge":
         if active is not None:
             _stop(session, rules, ticket, active, now, reason="acknowledged", follow="acknowledge",
-                  by=None)
+                  by=_acknowledged_by(session, ticket))
         return
     if what in STOP_TRIGGERS:
         if active is not None:
@@ -338,9 +345,13 @@ def on_ticket_change(session: Session, rules: Rules, ticket: Ticket, now: dateti
         elif seen is None or seen.paged:
             _resolve_acknowledged(session, rules, ticket, now)
         return
-    if what not in ("created", "reclassify", "reprioritise"):
+    resumed = what not in DECIDE_TRIGGERS and _left_pause(rules, ticket, now)
+    if what not in DECIDE_TRIGGERS and not resumed:
         return
-    # decided again as on creation: a hand-over (reclassify) or a new priority (reprioritise)
+    if resumed and active is not None:
+        return  # an escalation runs already: nothing to decide
+    # decided again as on creation: a hand-over (reclassify), a new priority (reprioritise),
+    # or work resuming after a wait in which the ticket was not paged (resume, the answer)
     decision = decide(session, rules, ticket, now)
     if active is not None:
         if decision.page and decision.party.value == active.party:
@@ -354,8 +365,86 @@ def on_ticket_change(session: Session, rules: Rules, ticket: Ticket, now: dateti
         # (services.tickets), so the hooks of the run it acknowledged are told the ticket is
         # not theirs any more (once), before the new party's levels are decided
         _resolve_acknowledged(session, rules, ticket, now)
-    if decision.page:
+    _page_or_wait(session, rules, ticket, decision, now)
+
+
+def _page_or_wait(session: Session, rules: Rules, ticket: Ticket,
+                  decision: rules_of_paging.PageDecision, now: datetime) -> None:
+    """Act on a decision for a ticket no escalation runs for: page, or not while it waits in an
+    SLA-paused state (the history says why; decided again when it leaves it), or, where the
+    only reason not to page is working time, decide again when the working window ends."""
+    if decision.page and _sla_paused(rules, ticket):
+        append_event(session, ticket, kind="paging", actor=None, now=now,
+                     data={"party": decision.party.value, "paged": False,
+                           "state": ticket.state, "reason": WAITING_NOT_PAGED})
+    elif decision.page:
         start_escalation(session, rules, ticket, decision.party.value, now)
+    elif not _sla_paused(rules, ticket):
+        _decide_at_end_of_window(session, rules, ticket, now)
+
+
+def _sla_paused(rules: Rules, ticket: Ticket) -> bool:
+    return rules.workflow(ticket.kind).sla_paused(ticket.state)
+
+
+def _left_pause(rules: Rules, ticket: Ticket, now: datetime) -> bool:
+    """Whether the change just made took the ticket out of an SLA-paused state (the pause
+    ``tickets._apply_state`` ended at this instant)."""
+    pauses = ticket.sla_pauses or []
+    return bool(pauses) and pauses[-1][1] == now.isoformat() and not _sla_paused(rules, ticket)
+
+
+def _acknowledged_by(session: Session, ticket: Ticket) -> str | None:
+    """The person whose ``acknowledge`` this is (its history event's actor), by email."""
+    return session.scalar(
+        select(User.email).join(TicketEvent, TicketEvent.actor_id == User.id)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "transition",
+               TicketEvent.trigger == "acknowledge")
+        .order_by(TicketEvent.seq.desc()).limit(1))
+
+
+def _covered(rules: Rules, ticket: Ticket) -> bool:
+    return rules_of_paging.vagtordning_covers(
+        kind=ticket.kind, priority=ticket.priority, environment=ticket.environment,
+        vagtordning=ticket.system.vagtordning, page_priorities=rules.page_priorities)
+
+
+def _decide_at_end_of_window(session: Session, rules: Rules, ticket: Ticket, now: datetime
+                             ) -> None:
+    """A covered incident not paged because it is working time: decide again when the working
+    window ends (16:00, or a closure from noon), in case nobody has acknowledged it by then.
+    One outbox row per ticket and window end (the message id says which)."""
+    if not _covered(rules, ticket):
+        return
+    ends = rules.calendar.working_time_ends(now)
+    if ends is None:
+        return
+    enqueue_once(session, PAGE_DECISION, {"ticket_id": ticket.id}, now=now, due_at=ends,
+                 ticket_id=ticket.id,
+                 message_id=f"pagedecision_{ticket.id}_{int(ends.timestamp())}")
+
+
+def end_of_window(session: Session, rules: Rules, ticket_id: Any, now: datetime) -> str:
+    """The decision again at the end of a working window (a ``page_decision`` row): under the
+    ticket's row lock, page as on creation if it is still open, unacknowledged and covered and
+    no escalation runs; a ticket acknowledged, resolved, handed over or reprioritised
+    meanwhile is decided as it stands now (nothing, or the new party's levels)."""
+    ticket = _locked_ticket(session, ticket_id)
+    if ticket is None or ticket.kind != "incident":
+        return "gone"
+    category = rules.workflow(ticket.kind).states[ticket.state].category
+    if category in ("resolved", "done") or ticket.closed_at is not None or \
+            ticket.resolved_at is not None:
+        return "closed"
+    if ticket.acknowledged_at is not None:
+        return "acknowledged"
+    if active_escalation(session, ticket.id) is not None:
+        return "escalating"
+    decision = decide(session, rules, ticket, now)
+    _page_or_wait(session, rules, ticket, decision, now)
+    if not decision.page:
+        return "not paged"
+    return "waiting" if _sla_paused(rules, ticket) else "paged"
 
 
 def start_escalation(session: Session, rules: Rules, ticket: Ticket, party: str, now: datetime
@@ -376,7 +465,7 @@ def start_escalation(session: Session, rules: Rules, ticket: Ticket, party: str,
     known.mark_paged(session, ticket.id, escalating=True)
     append_event(session, ticket, kind="paging", actor=None, now=now,
                  data={"party": party, "paged": True, "levels": len(levels),
-                       "reason": f"after hours: paging the {party}'s on-call"})
+                       "reason": f"after hours: paging the on-call of the {party}"})
     page_level(session, rules, ticket, escalation, 1, now)
     return escalation
 

@@ -78,12 +78,15 @@ def test_acknowledge_trigger_stops_escalation_and_pagerduty_follows(rt, world, r
 def test_no_page_in_working_time_or_without_vagtordning(rt, world, receiver, relay):
     make_hooks(rt, receiver, delays=(60,))
     make_hooks(rt, receiver, delays=(60,), system="arkiv")
-    raise_incident(rt, now=WORK_TIME)                      # working time
+    working = raise_incident(rt, now=WORK_TIME)            # working time: the queue has it
     raise_incident(rt, system="arkiv")                      # no vagtordning
     raise_incident(rt, impact=3, urgency=3)                 # P5
     raise_incident(rt, environment="test")                  # not production
-    drain(relay, EVENING + timedelta(days=1))
+    drain(relay, WORK_TIME + timedelta(hours=5, minutes=59))
     assert receiver.requests == []
+    drain(relay, EVENING + timedelta(days=1))
+    # ... until working time ends (16:00) with nobody having acknowledged it; the others never
+    assert [r["body"]["ticket"]["number"] for r in receiver.requests] == [working]
 
 
 def test_receiver_500_three_times_then_200_delivered_once_same_id(rt, world, receiver, relay):
