@@ -268,6 +268,8 @@ DA: dict[str, str] = {
     "no approval recorded": "ingen godkendelse registreret",
     "%(step)s waits for the consultation of: %(parties)s.":
         "%(step)s afventer høring af: %(parties)s.",
+    "%(step)s waits for %(asker)s to ask %(parties)s for consultation (“%(action)s”).":
+        "%(step)s afventer, at %(asker)s beder %(parties)s om høring („%(action)s“).",
     "Overlaps %(number)s (%(title)s): from %(start)s to %(end)s.":
         "Overlapper %(number)s (%(title)s): fra %(start)s til %(end)s.",
     "In the freeze period %(name)s: from %(start)s to %(end)s.":
@@ -327,6 +329,42 @@ DA: dict[str, str] = {
     "unlinked": "fjernet fra problem",
     "pager event": "svar fra vagtsystem",
     "outage corrected": "nedbrud rettet",
+    # the pager's lines in the timeline (templates/ticket.html, ticket/_event.html)
+    "paged %(hook)s": "kaldte vagten via %(hook)s",
+    "told pager %(hook)s: acknowledged": "meddelte personsøger %(hook)s: kvitteret",
+    "told pager %(hook)s: resolved": "meddelte personsøger %(hook)s: løst",
+    "could not page %(hook)s": "kunne ikke kalde vagten via %(hook)s",
+    "could not tell pager %(hook)s: acknowledged":
+        "kunne ikke meddele personsøger %(hook)s: kvitteret",
+    "could not tell pager %(hook)s: resolved": "kunne ikke meddele personsøger %(hook)s: løst",
+    "pager %(hook)s asked to acknowledge": "personsøger %(hook)s bad om at kvittere",
+    "pager %(hook)s asked to resolve": "personsøger %(hook)s bad om at løse",
+    "not applied": "ikke udført",
+    "via pager %(hook)s": "via personsøger %(hook)s",
+    "On call: %(person)s": "Vagthavende: %(person)s",
+    "nobody on call": "ingen har vagten",
+    # the access log's actions (templates/reports/access_log.html), the report's durations
+    "Signed in": "Logget ind",
+    "Signed out": "Logget ud",
+    "Failed sign-in": "Mislykket log ind",
+    "API token used": "API-nøgle brugt",
+    "API token refused": "API-nøgle afvist",
+    "Ticket read": "Sag læst",
+    "Export": "Eksport",
+    "Admin action": "Administratorhandling",
+    "Permission refused": "Adgang nægtet",
+    "Report read": "Rapport læst",
+    "Access log read": "Adgangslog læst",
+    "email": "e-mail",
+    "%(hours)s h %(minutes)s min": "%(hours)s t %(minutes)s min",
+    "%(days)s d %(hours)s h": "%(days)s d %(hours)s t",
+    # why a ticket is or is not paged (domain/paging.py, services/paging.py)
+    "only incidents page": "kun fejl kalder vagten",
+    "no vagtordning: waits for the next working day":
+        "ingen vagtordning: venter til næste arbejdsdag",
+    "working time: the queue has it": "arbejdstid: køen har den",
+    "already acknowledged": "allerede kvitteret",
+    "the previous level could not be paged": "det forrige niveau kunne ikke kaldes",
     "Missing data for required field.": "Feltet skal udfyldes.",
     "No such system.": "Intet sådant system.",
     "Must be 1 (high), 2 or 3 (low).": "Skal være 1 (høj), 2 eller 3 (lav).",
@@ -931,6 +969,19 @@ DA_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (r"Not a trigger of the (?P<kind>\w+) workflow\.", "Ikke en handling i denne arbejdsgang."),
     (r"No user with email (?P<email>.+)\.", "Ingen bruger med e-mailen %(email)s."),
     (r"No system (?P<key>.+)\.", "Intet system %(key)s."),
+    # why a ticket is or is not paged (domain/paging.py, services/paging.py)
+    (r"after hours: paging the on-call of the (?P<party>\w+)",
+     "uden for arbejdstid: vagten hos %(party)s kaldes"),
+    (r"after hours: paging the (?P<party>\w+)'s on-call",  # history written before 2026-12-02
+     "uden for arbejdstid: vagten hos %(party)s kaldes"),
+    (r"(?P<priority>P\d) does not page", "%(priority)s kalder ikke vagten"),
+    (r"(?P<environment>[\w-]+) is not production", "%(environment)s er ikke produktion"),
+    (r"not possible in state (?P<state>\w+)", "ikke muligt i tilstanden %(state)s"),
+    (r"nobody on call at level (?P<n>\d+)", "ingen har vagten på niveau %(n)s"),
+    (r"nobody on call at level (?P<n>\d+): escalated",
+     "ingen har vagten på niveau %(n)s: eskaleret"),
+    (r"nobody on call at level (?P<n>\d+): no further level",
+     "ingen har vagten på niveau %(n)s: intet næste niveau"),
     (r"the (?P<party>\w+) has no escalation levels for this system",
      "%(party)s har ingen eskaleringsniveauer for dette system"),
     (r"(?P<n>\d+) failed logins for account (?P<value>.+)",

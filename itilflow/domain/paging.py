@@ -95,7 +95,7 @@ def decide_page(calendar: BusinessCalendar, *, at: datetime, kind: str, priority
     if calendar.is_working_time(at):
         return PageDecision(False, None, "working time: the queue has it")
     party = paging_party(layer, customer_has_levels=customer_has_levels)
-    return PageDecision(True, party, f"after hours: paging the {party.value}'s on-call")
+    return PageDecision(True, party, f"after hours: paging the on-call of the {party.value}")
 
 
 # --- escalation ---------------------------------------------------------------------------

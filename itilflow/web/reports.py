@@ -95,10 +95,10 @@ def duration(seconds: float | None, *, working: bool = False) -> str:
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
-    if hours < 48 or working:
-        return f"{hours} h {minutes:02d} min"
+    if hours < 48 or working:  # Danish: "t" for timer
+        return _("%(hours)s h %(minutes)s min", hours=hours, minutes=f"{minutes:02d}")
     days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+    return _("%(days)s d %(hours)s h", days=days, hours=hours)
 
 
 def when(value: str | None) -> str:

@@ -202,7 +202,7 @@ def test_the_report_page_speaks_danish_in_local_time_and_working_hours(app, worl
     assert "tal pr. 01 dec. 2026 00:00" in sub  # the end of November, Copenhagen time
     # November 2026 has 21 working days of 8 hours in Copenhagen: 168 working hours
     arkiv = re.search(r"<tr><td>Matrikelarkivet \(arkiv\)</td>.*?</tr>", text, re.S).group(0)
-    assert "168 h 00 min" in arkiv and " d " not in arkiv
+    assert "168 t 00 min" in arkiv and " d " not in arkiv
 
 
 @pytest.mark.parametrize(("english", "danish"), [
