@@ -51,6 +51,8 @@ DA: dict[str, str] = {
     "Repeat the new password": "Gentag den nye adgangskode",
     "The current password is wrong.": "Den nuværende adgangskode er forkert.",
     "The two passwords differ.": "De to adgangskoder er forskellige.",
+    "The new password must differ from the current one.":
+        "Den nye adgangskode skal være forskellig fra den nuværende.",
     "Your password is changed. Sign in again with the new one.":
         "Din adgangskode er skiftet. Log ind igen med den nye.",
     "At least 10 characters.": "Mindst 10 tegn.",
@@ -583,6 +585,21 @@ DA: dict[str, str] = {
         "%(ticket)s er overdraget fra %(from_party)s til %(to_party)s af %(actor)s "
         "(\"%(action)s\").",
     "Comment: \"%(comment)s\"": "Kommentar: \"%(comment)s\"",
+    "%(ticket)s: %(actor)s changed the priority from %(from_priority)s to %(priority)s; the SLA "
+    "targets follow the new priority.":
+        "%(ticket)s: %(actor)s har ændret prioriteten fra %(from_priority)s til %(priority)s; "
+        "SLA-fristerne følger den nye prioritet.",
+    "Why: \"%(comment)s\"": "Hvorfor: \"%(comment)s\"",
+    "%(ticket)s was handed over to %(customer)s by %(actor)s (\"%(action)s\"): you work for it "
+    "on %(system)s.":
+        "%(ticket)s er overdraget til %(customer)s af %(actor)s (\"%(action)s\"): I arbejder "
+        "for dem på %(system)s.",
+    "%(ticket)s was raised by %(actor)s for %(customer)s, which works it (you work for it on "
+    "%(system)s); it is now %(state)s.":
+        "%(ticket)s er oprettet af %(actor)s til %(customer)s, som arbejder på den (I arbejder "
+        "for dem på %(system)s); den er nu %(state)s.",
+    "The priority is unchanged: give a new impact or urgency.":
+        "Prioriteten er uændret: angiv en ny påvirkning eller hast.",
     "response": "reaktion",
     "resolution": "løsning",
     "%(ticket)s: %(actor)s asks your organisation (%(stage)s) and needs your answer: "
@@ -606,6 +623,9 @@ DA: dict[str, str] = {
     "raised": "oprettet",
     "raised for your organisation": "oprettet til jeres organisation",
     "handed over to your organisation": "overdraget til jeres organisation",
+    "handed over to %(customer)s": "overdraget til %(customer)s",
+    "raised for %(customer)s": "oprettet til %(customer)s",
+    "priority %(from_priority)s → %(priority)s": "prioritet %(from_priority)s → %(priority)s",
     "handed over": "overdraget",
     # admin: paging, escalation, the access log tab
     "Paging": "Personsøgning",

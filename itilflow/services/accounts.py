@@ -28,14 +28,17 @@ def set_locale(session: Session, user: User, locale: Any) -> None:
 
 def change_password(session: Session, user: User, *, current: Any, new: Any, repeat: Any,
                     now: datetime) -> None:
-    """Check the current password, then set the new one (which ends every session and revokes
-    the user's API tokens). A wrong current password is ``NotPermitted``: the caller counts it
-    as a failed login."""
+    """Check the current password, then set the new one, which must differ from it (setting it
+    ends every session and revokes the user's API tokens). A wrong current password is
+    ``NotPermitted``: the caller counts it as a failed login."""
     if directory.authenticate(session, user.email, current) is None:
         raise NotPermitted("The current password is wrong.",
                            {"current": ["The current password is wrong."]})
     if not isinstance(new, str) or new != repeat:
         raise ValidationError("The two passwords differ.", {"repeat": ["The two passwords differ."]})
+    if new == current:  # a "change" that changes nothing would still end every session
+        same = "The new password must differ from the current one."
+        raise ValidationError(same, {"new": [same]})
     directory.set_password(session, user, new, now=now)
 
 

@@ -65,6 +65,8 @@ def message_text(payload: dict[str, Any], rules: Rules | None = None,
     if event == "customer_answered" and payload.get("comment"):
         return translate("%(ticket)s: %(actor)s answered your question: \"%(comment)s\" It is "
                          "%(state)s again.", comment=payload["comment"], **values)
+    if event == "reprioritise" and payload.get("from_priority"):
+        return _reprioritised(payload, values, translate)
     return " ".join([_what_happened(payload, label, values, translate),
                      *_comment(payload, translate)])
 
@@ -77,6 +79,18 @@ def _asked(payload: dict[str, Any], values: dict[str, Any], translate: Callable[
     return f"{asked} {translate('Answer with a comment on the ticket.')}"
 
 
+def _reprioritised(payload: dict[str, Any], values: dict[str, Any],
+                   translate: Callable[..., str]) -> str:
+    """A new priority moves the SLA promise: the old and the new priority, and why."""
+    changed = translate("%(ticket)s: %(actor)s changed the priority from %(from_priority)s to "
+                        "%(priority)s; the SLA targets follow the new priority.",
+                        from_priority=payload["from_priority"], priority=payload.get("priority"),
+                        **values)
+    why = [translate("Why: \"%(comment)s\"", comment=payload["comment"])] \
+        if payload.get("comment") else []
+    return " ".join([changed, *why])
+
+
 def _what_happened(payload: dict[str, Any], label: _Labels, values: dict[str, Any],
                    translate: Callable[..., str]) -> str:
     event = payload.get("event", "")
@@ -87,6 +101,10 @@ def _what_happened(payload: dict[str, Any], label: _Labels, values: dict[str, An
             translate("Answer it on the ticket with \"Answer consultation\".")
     if event == "created":
         if payload.get("to_party") and payload["to_party"] == payload.get("party"):
+            if payload.get("works_for"):  # the customer's supplier, which works its queue
+                return translate("%(ticket)s was raised by %(actor)s for %(customer)s, which "
+                                 "works it (you work for it on %(system)s); it is now "
+                                 "%(state)s.", **_works_for(payload), **values)
             return translate("%(ticket)s was raised by %(actor)s for your organisation, which "
                              "works it; it is now %(state)s.", **values)
         by = " by %(actor)s" if values["actor"] else ""
@@ -108,6 +126,10 @@ def _handed_over(payload: dict[str, Any], label: _Labels, values: dict[str, Any]
     """A hand-over: the party that has the ticket now is told it works it; the others, who
     had it and who has it now."""
     action = label.trigger(payload.get("event"))
+    if payload["to_party"] == payload.get("party") and payload.get("works_for"):
+        return translate("%(ticket)s was handed over to %(customer)s by %(actor)s "
+                         "(\"%(action)s\"): you work for it on %(system)s.", action=action,
+                         **_works_for(payload), **values)
     if payload["to_party"] == payload.get("party"):
         return translate("%(ticket)s was handed over to your organisation by %(actor)s "
                          "(\"%(action)s\"): it now works it.", action=action, **values)
@@ -115,6 +137,12 @@ def _handed_over(payload: dict[str, Any], label: _Labels, values: dict[str, Any]
                      "%(actor)s (\"%(action)s\").", action=action,
                      from_party=translate(_party_words(payload.get("from_party"))),
                      to_party=translate(_party_words(payload["to_party"])), **values)
+
+
+def _works_for(payload: dict[str, Any]) -> dict[str, str]:
+    """A supplier's mail (``Recipient.works_for``): the customer it works for, on which system."""
+    customer, system = payload["works_for"]
+    return {"customer": str(customer), "system": str(system)}
 
 
 def _party_words(name: Any) -> str:
@@ -172,6 +200,9 @@ class Recipient:
     #: the organisation the person belongs to: each organisation gets its own mail (a supplier
     #: told with its customer never sees the customer's addresses, nor they its)
     organisation_id: int | None = None
+    #: a supplier's staff told with its customer: (the customer's name, the system's name), so
+    #: "your organisation" in the customer's words reads as the customer in the supplier's mail
+    works_for: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -203,11 +234,18 @@ def _what_in_short(payload: dict[str, Any], rules: Rules | None,
         return translate("answered")
     if event == "sla_breach":
         return translate("SLA breached")
+    if event == "reprioritise" and payload.get("from_priority"):
+        return translate("priority %(from_priority)s → %(priority)s",
+                         from_priority=payload["from_priority"], priority=payload.get("priority"))
+    ours = payload.get("to_party") == party
     if event == "created":
-        return translate("raised for your organisation") if payload.get("to_party") == party \
-            else translate("raised")
+        if ours and payload.get("works_for"):
+            return translate("raised for %(customer)s", **_works_for(payload))
+        return translate("raised for your organisation") if ours else translate("raised")
     if payload.get("to_party"):
-        return translate("handed over to your organisation") if payload["to_party"] == party \
+        if ours and payload.get("works_for"):
+            return translate("handed over to %(customer)s", **_works_for(payload))
+        return translate("handed over to your organisation") if ours \
             else translate("handed over")
     return _Labels(rules, payload, translate).state(payload.get("state"))
 
@@ -218,14 +256,15 @@ def mails(payload: dict[str, Any], recipients: list[Recipient], rules: Rules | N
     locales read the same, an unset one and English, share a mail) and per organisation (a
     customer and its supplier, ``deliver_in_app``), so no To: shows one organisation's people
     to another: one mail per organisation, not Bcc, so a team sees who of it was told."""
-    by_locale: dict[tuple[int | None, str | None], set[str]] = {}
+    by_locale: dict[tuple[int | None, str | None, tuple[str, str] | None], set[str]] = {}
     for recipient in recipients:
-        by_locale.setdefault((recipient.organisation_id, recipient.locale), set()).add(
-            recipient.email)
+        by_locale.setdefault((recipient.organisation_id, recipient.locale, recipient.works_for),
+                             set()).add(recipient.email)
     by_words: dict[tuple[int | None, str, str], set[str]] = {}
-    for (org, locale), emails in by_locale.items():
+    for (org, locale, works_for), emails in by_locale.items():
         translate = translator(locale)
-        words = (mail_subject(payload, rules, translate), message_text(payload, rules, translate))
+        told = {**payload, "works_for": works_for} if works_for else payload
+        words = (mail_subject(told, rules, translate), message_text(told, rules, translate))
         by_words.setdefault((org, *words), set()).update(emails)
     return sorted((Mail(tuple(sorted(emails)), *words)
                    for (_org, *words), emails in by_words.items()), key=lambda mail: mail.to)
@@ -237,7 +276,9 @@ def deliver_in_app(session: Session, message_id: str, payload: dict[str, Any], n
     to tell by email: the party's agents and managers (only managers for an SLA breach, the A),
     and the reporter where the reporter belongs to the party's organisation (SIT staff who log
     a customer's incident are not mailed as the customer), and the customer's suppliers on the
-    ticket's system where the customer is told as R (``_suppliers_told``)."""
+    ticket's system where the customer is told as R (``_suppliers_told``). Not the person
+    whose own step it was (``actor``), but for the receipt of a ticket they raised: the in-app
+    row stays, it is the organisation's inbox."""
     deliver_in_app_many(session, [(message_id, payload)], now, rules)
     note = session.scalar(select(Notification).where(Notification.message_id == message_id))
     if note is None:  # no such ticket or party
@@ -256,9 +297,14 @@ def deliver_in_app(session: Session, message_id: str, payload: dict[str, Any], n
     if reporter is not None and reporter.active and \
             reporter.organisation_id == note.organisation_id:
         users.append(reporter)
-    users += _suppliers_told(session, payload, ticket)
-    return note, [Recipient(u.email, u.locale, u.organisation_id)
-                  for u in {u.email: u for u in users}.values()]
+    suppliers = _suppliers_told(session, payload, ticket)
+    works_for = (ticket.system.customer.name, ticket.system.name) if suppliers else None
+    # not mailed of one's own step; but whoever raises a ticket gets its receipt (the number
+    # to quote, the link), as a caller of any service desk does
+    actor = payload.get("actor") if payload.get("event") != "created" else None
+    recipients = [Recipient(u.email, u.locale, u.organisation_id) for u in users] + \
+        [Recipient(u.email, u.locale, u.organisation_id, works_for) for u in suppliers]
+    return note, [r for r in {r.email: r for r in recipients}.values() if r.email != actor]
 
 
 def _suppliers_told(session: Session, payload: dict[str, Any], ticket: Ticket) -> list[User]:

@@ -870,14 +870,19 @@ def _fire(session: Session, rules: Rules, actor: User, actor_ctx: Actor, ticket:
 def _reprioritise(ticket: Ticket, values: dict[str, Any], event_data: dict[str, Any]) -> None:
     """A new impact and/or urgency (``reprioritise``): the priority recomputed from them (the
     caller refreshes the SLA due times; paging decides again on the trigger); the history
-    keeps the old and the new values."""
+    keeps the old and the new values, and the notice (``values``) the old and new priority.
+    The same impact and urgency again is refused: it would change nothing but the history."""
     old = (ticket.impact, ticket.urgency, ticket.priority)
     impact = values.get("impact") if values.get("impact") is not None else ticket.impact
     urgency = values.get("urgency") if values.get("urgency") is not None else ticket.urgency
+    if (impact, urgency) == old[:2]:
+        unchanged = ["The priority is unchanged: give a new impact or urgency."]
+        raise ValidationError(unchanged[0], {"impact": unchanged, "urgency": unchanged})
     ticket.priority = priority_of(impact, urgency)  # ValidationError for values out of range
     ticket.impact, ticket.urgency = impact, urgency
     event_data.update(from_impact=old[0], from_urgency=old[1], from_priority=old[2],
                       impact=impact, urgency=urgency, priority=ticket.priority)
+    values.update(from_priority=old[2], priority=ticket.priority)
 
 
 def _notice_data(values: dict[str, Any], from_state: str, to_state: str,
@@ -889,6 +894,8 @@ def _notice_data(values: dict[str, Any], from_state: str, to_state: str,
         data.update(from_party=handover[0], to_party=handover[1])
     if values.get("comment"):
         data["comment"] = values["comment"]
+    if values.get("from_priority"):  # reprioritise: old and new priority (``_reprioritise``)
+        data.update(from_priority=values["from_priority"], priority=values["priority"])
     return data
 
 

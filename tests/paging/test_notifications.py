@@ -34,6 +34,7 @@ def test_informed_party_notified_in_app_and_by_email_once(rt, world, smtp_server
     assert [(n.organisation_id, n.party) for n in notes] == [(gst.id, "customer")]
     assert number in notes[0].message
     assert len(smtp_server.mails) == 1
+    # rep@gst.test raised it: the receipt, though nobody is mailed of other steps of their own
     assert sorted(smtp_server.mails[0]["rcpt"]) == ["agent@gst.test", "boss@gst.test",
                                                      "rep@gst.test"]
     assert f"[itilflow] {number}".encode() in smtp_server.mails[0]["data"]
