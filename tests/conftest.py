@@ -241,3 +241,44 @@ def smtp_server():
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def mail_reader(rt, smtp_server):
+    """``read(now)``: run the outbox up to ``now`` through a relay that mails via the SMTP
+    server above, and return the mails sent since the last call, as sorted
+    ``(recipients, To, Subject, text)``."""
+    from dataclasses import replace
+    from email import message_from_bytes, policy
+
+    from itilflow.jobs.context import JobContext, smtp_sender
+    from itilflow.jobs.relay import Relay
+    from tests.paging.conftest import drain
+
+    settings = replace(rt.settings, smtp_host="127.0.0.1", smtp_port=smtp_server.server_address[1])
+    relay = Relay(JobContext(session_factory=rt.session_factory, rules=rt.rules,
+                             settings=settings, send_mail=smtp_sender(settings)))
+    seen = 0
+
+    def read(now) -> list[tuple[list[str], str, str, str]]:
+        nonlocal seen
+        drain(relay, now)
+        mails = smtp_server.mails[seen:]
+        seen = len(smtp_server.mails)
+        parsed = [(sorted(m["rcpt"]), message_from_bytes(m["data"], policy=policy.default))
+                  for m in mails]
+        return sorted((rcpt, str(p["To"]), str(p["Subject"]).strip(), p.get_content().strip())
+                      for rcpt, p in parsed)
+
+    return read
+
+
+def set_locales(rt, **by_email: str | None) -> None:
+    """Set users' language (``User.locale``), by email."""
+    from sqlalchemy import update
+
+    from itilflow.models import User
+
+    with rt.session_factory() as s, s.begin():
+        for email, locale in by_email.items():
+            s.execute(update(User).where(User.email == email).values(locale=locale))

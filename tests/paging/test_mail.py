@@ -3,51 +3,23 @@ that says what happened, and no mail that shows one organisation's addresses to 
 
 from __future__ import annotations
 
-from dataclasses import replace
-from email import message_from_bytes, policy
-
 import pytest
-from sqlalchemy import update
 
-from itilflow.jobs.context import JobContext, smtp_sender
-from itilflow.jobs.relay import Relay
-from itilflow.models import User
 from itilflow.services import directory, tickets
-from tests.paging.conftest import EVENING, drain, fire, raise_incident
+from tests.conftest import set_locales
+from tests.paging.conftest import EVENING, fire, raise_incident
 
 TITLE = "Map tiles time out"
 
 
 @pytest.fixture
-def mailer(rt, smtp_server):
-    """A relay that mails through ``smtp_server``; returns the mails it sent since the last
-    call, parsed: (sorted recipients, To: header, subject, text)."""
-    settings = replace(rt.settings, smtp_host="127.0.0.1", smtp_port=smtp_server.server_address[1])
-    relay = Relay(JobContext(session_factory=rt.session_factory, rules=rt.rules,
-                             settings=settings, send_mail=smtp_sender(settings)))
-    seen = 0
-
-    def sent(now=EVENING) -> list[tuple[list[str], str, str, str]]:
-        nonlocal seen
-        drain(relay, now)
-        mails = smtp_server.mails[seen:]
-        seen = len(smtp_server.mails)
-        parsed = [(sorted(m["rcpt"]), message_from_bytes(m["data"], policy=policy.default))
-                  for m in mails]
-        return sorted((rcpt, str(p["To"]), str(p["Subject"]).strip(), p.get_content().strip())
-                      for rcpt, p in parsed)
-
-    return sent
-
-
-def _locales(rt, **by_email):
-    with rt.session_factory() as s, s.begin():
-        for email, locale in by_email.items():
-            s.execute(update(User).where(User.email == email).values(locale=locale))
+def mailer(mail_reader):
+    """The mails sent since the last call (tests/conftest.py mail_reader), the evening by default."""
+    return lambda now=EVENING: mail_reader(now)
 
 
 def test_each_reader_gets_the_mail_in_their_language(rt, world, mailer):
-    _locales(rt, **{"rep@gst.test": "da", "boss@gst.test": "da", "agent@gst.test": "en"})
+    set_locales(rt, **{"rep@gst.test": "da", "boss@gst.test": "da", "agent@gst.test": "en"})
     number = raise_incident(rt, system="arkiv", layer="operating_system", impact=3, urgency=3,
                             title=TITLE)
     created = mailer()
@@ -72,7 +44,7 @@ def test_each_reader_gets_the_mail_in_their_language(rt, world, mailer):
 
 
 def test_unset_or_unknown_language_is_english(rt, world, mailer):
-    _locales(rt, **{"rep@gst.test": None, "boss@gst.test": "xx"})
+    set_locales(rt, **{"rep@gst.test": None, "boss@gst.test": "xx"})
     number = raise_incident(rt, system="arkiv", layer="operating_system", impact=3, urgency=3,
                             title=TITLE)
     assert [(rcpt, subject) for rcpt, _to, subject, _text in mailer()] == [

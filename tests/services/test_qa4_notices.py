@@ -12,21 +12,17 @@ on real databases.
 from __future__ import annotations
 
 import html
-from dataclasses import replace
-from email import message_from_bytes, policy
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from itilflow.domain.errors import ValidationError
 from itilflow.i18n import translate
-from itilflow.jobs.context import JobContext, smtp_sender
-from itilflow.jobs.relay import Relay
-from itilflow.models import Organisation, OutboxMessage, Ticket, User
+from itilflow.models import Organisation, OutboxMessage, Ticket
 from itilflow.models.paging import Notification
 from itilflow.services import accounts, directory, tickets
-from tests.conftest import PASSWORD, WORK_TIME
-from tests.paging.conftest import drain, fire, raise_incident
+from tests.conftest import PASSWORD, WORK_TIME, set_locales
+from tests.paging.conftest import fire, raise_incident
 from tests.web.conftest import csrf_of, sign_in
 
 NOW = WORK_TIME  # working time: a P1 here pages nobody, the tests are about the mail
@@ -34,30 +30,9 @@ TITLE = "Map tiles time out"
 
 
 @pytest.fixture
-def mailer(rt, smtp_server):
-    """The mails the relay sent since the last call: (sorted recipients, subject, text)."""
-    settings = replace(rt.settings, smtp_host="127.0.0.1", smtp_port=smtp_server.server_address[1])
-    relay = Relay(JobContext(session_factory=rt.session_factory, rules=rt.rules,
-                             settings=settings, send_mail=smtp_sender(settings)))
-    seen = 0
-
-    def sent() -> list[tuple[list[str], str, str]]:
-        nonlocal seen
-        drain(relay, NOW)
-        mails = smtp_server.mails[seen:]
-        seen = len(smtp_server.mails)
-        parsed = [(sorted(m["rcpt"]), message_from_bytes(m["data"], policy=policy.default))
-                  for m in mails]
-        return sorted((rcpt, str(p["Subject"]).strip(), p.get_content().strip())
-                      for rcpt, p in parsed)
-
-    return sent
-
-
-def _locales(rt, **by_email):
-    with rt.session_factory() as s, s.begin():
-        for email, locale in by_email.items():
-            s.execute(update(User).where(User.email == email).values(locale=locale))
+def mailer(mail_reader):
+    """The mails sent since the last call, as (recipients, subject, text)."""
+    return lambda: [(rcpt, subject, text) for rcpt, _to, subject, text in mail_reader(NOW)]
 
 
 def _state(rt, number):
@@ -81,7 +56,7 @@ def _state(rt, number):
 ])
 def test_a_suppliers_hand_over_mail_names_the_customer(rt, world, mailer, locale, subject,
                                                          text):
-    _locales(rt, **{"sup@supplier.test": locale})
+    set_locales(rt, **{"sup@supplier.test": locale})
     number = raise_incident(rt, now=NOW, impact=3, urgency=3, title=TITLE)  # SIT triages
     mailer()
     fire(rt, number, "reclassify", now=NOW, layer="application",
@@ -136,7 +111,7 @@ def test_the_same_priority_is_refused_and_changes_nothing(rt, world, mailer):
 # --- 9. a new priority is told, old -> new and why ---------------------------------------
 
 def test_a_new_priority_is_told_to_the_reporters_side_and_the_informed(rt, world, mailer):
-    _locales(rt, **{"boss@gst.test": "da"})
+    set_locales(rt, **{"boss@gst.test": "da"})
     number = raise_incident(rt, now=NOW, layer="operating_system", impact=2, urgency=2,
                             title=TITLE)  # P3; the customer is I of OS incidents, and reported
     fire(rt, number, "start_work", now=NOW)
