@@ -222,6 +222,12 @@ def test_the_layer_choices_drop_the_english_key_in_danish(rt, world, login):
         danish = _text(client, path, "da")
         assert "(operating system)" not in danish and "(application)" not in danish, path
         assert "(operating system)" in _text(client, path, "en"), path
+    # the queue's layer filter names the layers in the reader's language
+    queue = client.get("/agent?queue=open", headers={"Accept-Language": "da"}).get_data(
+        as_text=True)
+    options = re.search(r'<select id="f-layer".*?</select>', queue, re.S).group(0)
+    assert ">Operativsystem</option>" in options and ">Applikation</option>" in options
+    assert "operating system" not in options
 
 
 # --- 12: who must act before a standard change's window ---------------------------------------
