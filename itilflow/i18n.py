@@ -589,6 +589,10 @@ DA: dict[str, str] = {
     "targets follow the new priority.":
         "%(ticket)s: %(actor)s har ændret prioriteten fra %(from_priority)s til %(priority)s; "
         "SLA-fristerne følger den nye prioritet.",
+    "%(ticket)s: %(actor)s changed the impact and urgency; the priority stays %(priority)s.":
+        "%(ticket)s: %(actor)s har ændret påvirkning og hast; prioriteten er stadig %(priority)s.",
+    "impact and urgency changed, priority %(priority)s":
+        "påvirkning og hast ændret, prioritet %(priority)s",
     "Why: \"%(comment)s\"": "Hvorfor: \"%(comment)s\"",
     "%(ticket)s was handed over to %(customer)s by %(actor)s (\"%(action)s\"): you work for it "
     "on %(system)s.":

@@ -82,10 +82,14 @@ def _asked(payload: dict[str, Any], values: dict[str, Any], translate: Callable[
 def _reprioritised(payload: dict[str, Any], values: dict[str, Any],
                    translate: Callable[..., str]) -> str:
     """A new priority moves the SLA promise: the old and the new priority, and why."""
-    changed = translate("%(ticket)s: %(actor)s changed the priority from %(from_priority)s to "
-                        "%(priority)s; the SLA targets follow the new priority.",
-                        from_priority=payload["from_priority"], priority=payload.get("priority"),
-                        **values)
+    if payload["from_priority"] == payload.get("priority"):  # impact and urgency swapped
+        changed = translate("%(ticket)s: %(actor)s changed the impact and urgency; the priority "
+                            "stays %(priority)s.", priority=payload.get("priority"), **values)
+    else:
+        changed = translate("%(ticket)s: %(actor)s changed the priority from %(from_priority)s "
+                            "to %(priority)s; the SLA targets follow the new priority.",
+                            from_priority=payload["from_priority"],
+                            priority=payload.get("priority"), **values)
     why = [translate("Why: \"%(comment)s\"", comment=payload["comment"])] \
         if payload.get("comment") else []
     return " ".join([changed, *why])
@@ -234,6 +238,9 @@ def _what_in_short(payload: dict[str, Any], rules: Rules | None,
         return translate("answered")
     if event == "sla_breach":
         return translate("SLA breached")
+    if event == "reprioritise" and payload.get("from_priority") == payload.get("priority"):
+        return translate("impact and urgency changed, priority %(priority)s",
+                         priority=payload.get("priority"))
     if event == "reprioritise" and payload.get("from_priority"):
         return translate("priority %(from_priority)s → %(priority)s",
                          from_priority=payload["from_priority"], priority=payload.get("priority"))

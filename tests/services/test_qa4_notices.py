@@ -133,6 +133,27 @@ def test_a_new_priority_is_told_to_the_reporters_side_and_the_informed(rt, world
         ("customer", ["I", "reporter"], "P3", "P1")
 
 
+def test_impact_and_urgency_swapped_keep_the_priority_and_say_so(rt, world, mailer):
+    """2/1 -> 1/2 is a real change of the values, but P2 stays P2: the notice does not say the
+    priority changed "from P2 to P2" nor that the SLA targets move."""
+    set_locales(rt, **{"boss@gst.test": "da"})
+    number = raise_incident(rt, now=NOW, layer="operating_system", impact=2, urgency=1,
+                            title=TITLE)  # P2
+    fire(rt, number, "start_work", now=NOW)
+    mailer()
+    fire(rt, number, "reprioritise", now=NOW, impact=1, urgency=2, comment="Swapped")
+    assert mailer() == [
+        (["agent@gst.test", "rep@gst.test"],
+         f"[itilflow] {number} {TITLE}: impact and urgency changed, priority P2",
+         f"{number} {TITLE}: agent@sit.test changed the impact and urgency; the priority stays "
+         "P2. Why: \"Swapped\""),
+        (["boss@gst.test"],
+         f"[itilflow] {number} {TITLE}: påvirkning og hast ændret, prioritet P2",
+         f"{number} {TITLE}: agent@sit.test har ændret påvirkning og hast; prioriteten er "
+         "stadig P2. Hvorfor: \"Swapped\""),
+    ]
+
+
 # --- 12. the current password as the new one; no mail about one's own step ---------------
 
 def test_the_current_password_is_refused_as_the_new_one(rt, world):
