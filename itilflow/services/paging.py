@@ -35,7 +35,7 @@ from itilflow.services import directory, known, locks, names, oncall, tickets
 from itilflow.services.history import append_event
 from itilflow.services.outbox import enqueue, enqueue_once
 from itilflow.services.rules import Rules
-from itilflow.services.sla import refresh_due, sla_of
+from itilflow.services.sla import covered_by_vagtordning, refresh_due, sla_of
 from itilflow.services.sql import id_in
 
 NAME_MAX = 100
@@ -403,18 +403,12 @@ def _acknowledged_by(session: Session, ticket: Ticket) -> str | None:
         .order_by(TicketEvent.seq.desc()).limit(1))
 
 
-def _covered(rules: Rules, ticket: Ticket) -> bool:
-    return rules_of_paging.vagtordning_covers(
-        kind=ticket.kind, priority=ticket.priority, environment=ticket.environment,
-        vagtordning=ticket.system.vagtordning, page_priorities=rules.page_priorities)
-
-
 def _decide_at_end_of_window(session: Session, rules: Rules, ticket: Ticket, now: datetime
                              ) -> None:
     """A covered incident not paged because it is working time: decide again when the working
     window ends (16:00, or a closure from noon), in case nobody has acknowledged it by then.
     One outbox row per ticket and window end (the message id says which)."""
-    if not _covered(rules, ticket):
+    if not covered_by_vagtordning(rules, ticket):
         return
     ends = rules.calendar.working_time_ends(now)
     if ends is None:
@@ -429,7 +423,7 @@ def end_of_window(session: Session, rules: Rules, ticket_id: Any, now: datetime)
     ticket's row lock, page as on creation if it is still open, unacknowledged and covered and
     no escalation runs; a ticket acknowledged, resolved, handed over or reprioritised
     meanwhile is decided as it stands now (nothing, or the new party's levels)."""
-    ticket = _locked_ticket(session, ticket_id)
+    ticket = tickets.locked_ticket(session, ticket_id)
     if ticket is None or ticket.kind != "incident":
         return "gone"
     category = rules.workflow(ticket.kind).states[ticket.state].category
@@ -741,7 +735,7 @@ def inbound_event(session: Session, rules: Rules, headers: dict[str, str], body:
     if action not in ("acknowledge", "resolve"):
         raise ValidationError("Unknown action.", {"action": ["Must be acknowledge or resolve."]})
     ticket_id = session.scalar(select(Page.ticket_id).where(Page.dedup_key == key).limit(1))
-    ticket = _locked_ticket(session, ticket_id)
+    ticket = tickets.locked_ticket(session, ticket_id)
     by = f"pager hook {signer.name}"
     paged_for = set(session.scalars(
         select(Escalation.party).join(Page, Page.escalation_id == Escalation.id)
@@ -815,25 +809,6 @@ def _system_fire(session: Session, rules: Rules, ticket: Ticket, trigger: str, n
 
 # --- SLA breaches -------------------------------------------------------------------------
 
-def _locked_ticket(session: Session, ticket_id: Any) -> Ticket | None:
-    """The ticket with its row lock held until the transaction ends (``FOR UPDATE`` on
-    PostgreSQL, the write lock on SQLite), read as it is once locked (the pattern of
-    ``tickets.get_ticket(for_update=True)``, without an actor: the worker's)."""
-    if isinstance(ticket_id, bool) or not isinstance(ticket_id, int) or \
-            not 0 < ticket_id <= tickets.MAX_ID:
-        return None
-    query = select(Ticket).where(Ticket.id == ticket_id) \
-        .execution_options(populate_existing=True)
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(of=Ticket)
-    else:
-        locks.sqlite_write_lock(session)
-    ticket = session.scalar(query)
-    if ticket is not None:
-        known.load(session, ticket.id)  # a statement of its own, now that the lock is held
-    return ticket
-
-
 def _schedule_sla_check(session: Session, ticket: Ticket, now: datetime, *, new: bool = False
                         ) -> None:
     """One check per ticket and due instant (the message id says which): a new ticket cannot
@@ -853,7 +828,7 @@ def check_sla(session: Session, rules: Rules, ticket_id: int, now: datetime) -> 
     Under the ticket's row lock, as every writer of it: two checks of one ticket falling due
     together (on PostgreSQL each in its own transaction) then read the breaches recorded one
     after the other, and the second finds the first's."""
-    ticket = _locked_ticket(session, ticket_id)
+    ticket = tickets.locked_ticket(session, ticket_id)
     if ticket is None:
         return []
     status = sla_of(rules, ticket, now)

@@ -417,30 +417,50 @@ def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
 
 # --- read ---------------------------------------------------------------------------------
 
+def ticket_id_of(rules: Rules, ref: Any) -> int | None:
+    """The id a ticket reference names: an int, ASCII digits (``42``; not "²", which int()
+    refuses) or an ASCII number of a known kind (``INC-000042``); None for anything else. Whether
+    the number's kind is the ticket's is ``get_ticket``'s check."""
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        return ref
+    if not isinstance(ref, str) or not ref.isascii():
+        return None
+    if ref.isdigit() and len(ref) < 13:
+        return int(ref)
+    match = NUMBER_RE.match(ref.upper())
+    return int(match.group(2)) if match and rules.kind_of_prefix(match.group(1)) else None
+
+
+def ticket_row(session: Session, ticket_id: Any, *, for_update: bool = False) -> Ticket | None:
+    """The ticket by id (None: no such row, or not an id); ``for_update``: with its row lock
+    held until the transaction ends (``FOR UPDATE`` on PostgreSQL, the write lock on SQLite),
+    read as it is once locked, not as an earlier read of this transaction left it."""
+    if isinstance(ticket_id, bool) or not isinstance(ticket_id, int) or \
+            not 0 < ticket_id <= MAX_ID:
+        return None
+    query = select(Ticket).where(Ticket.id == ticket_id)
+    if for_update:
+        query = query.execution_options(populate_existing=True)
+        if session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(of=Ticket)
+        else:
+            locks.sqlite_write_lock(session)
+    return session.scalar(query)
+
+
+def locked_ticket(session: Session, ticket_id: Any) -> Ticket | None:
+    """The ticket under its row lock, with what ``known`` caches of it read once the lock is
+    held: ``get_ticket(for_update=True)`` for the worker's writers, which have no actor."""
+    ticket = ticket_row(session, ticket_id, for_update=True)
+    if ticket is not None:
+        known.load(session, ticket.id)  # a statement of its own, now that the lock is held
+    return ticket
+
+
 def get_ticket(session: Session, rules: Rules, actor_ctx: Actor, ref: Any, *,
                for_update: bool = False) -> Ticket:
     """A ticket by id or number, if the actor may see it; otherwise NotFound (never 403)."""
-    ticket_id: int | None = None
-    if isinstance(ref, int) and not isinstance(ref, bool):
-        ticket_id = ref
-    elif isinstance(ref, str):
-        if ref.isascii() and ref.isdigit() and len(ref) < 13:  # not "²" (int() refuses it)
-            ticket_id = int(ref)
-        else:
-            match = NUMBER_RE.match(ref.upper())
-            if match and rules.kind_of_prefix(match.group(1)):
-                ticket_id = int(match.group(2))
-    ticket = None
-    if ticket_id is not None and 0 < ticket_id <= MAX_ID:
-        query = select(Ticket).where(Ticket.id == ticket_id)
-        if for_update:
-            # the row as it is once locked, not as an earlier read of this request left it
-            query = query.execution_options(populate_existing=True)
-            if session.bind.dialect.name == "postgresql":
-                query = query.with_for_update(of=Ticket)
-            else:
-                locks.sqlite_write_lock(session)
-        ticket = session.scalar(query)
+    ticket = ticket_row(session, ticket_id_of(rules, ref), for_update=for_update)
     if ticket is None or not access.can_see(actor_ctx, facts(ticket)):
         raise NotFound("No such ticket.")
     if isinstance(ref, str) and NUMBER_RE.match(ref.upper()) and \

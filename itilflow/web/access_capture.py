@@ -26,8 +26,8 @@ from sqlalchemy import select
 from itilflow.domain.parties import OrgKind
 from itilflow.models import ApiToken, Ticket, User
 from itilflow.runtime import db, runtime, utcnow
-from itilflow.services import access_log
-from itilflow.services.tickets import MAX_ID, NUMBER_RE
+from itilflow.services import access_log, tickets
+from itilflow.services.tickets import MAX_ID
 
 #: the API's GETs that answer with one ticket's content -> what of it they show
 _API_TICKET_READS = {
@@ -126,13 +126,7 @@ def _session_user() -> User | None:
 
 def _ticket_id(ref: str) -> int | None:
     """The id a ticket reference (``42`` or ``INC-000042``) names, as the services read it."""
-    ticket_id = None
-    if ref.isascii() and ref.isdecimal() and len(ref) < 13:
-        ticket_id = int(ref)
-    elif ref.isascii():
-        match = NUMBER_RE.match(ref.upper())
-        if match and runtime().rules.kind_of_prefix(match.group(1)):
-            ticket_id = int(match.group(2))
+    ticket_id = tickets.ticket_id_of(runtime().rules, ref)
     return ticket_id if ticket_id is not None and 0 < ticket_id <= MAX_ID else None
 
 
