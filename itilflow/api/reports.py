@@ -40,7 +40,8 @@ class MonthlyReport(MethodView):
         _user, actor = current_actor()
         report = reports.monthly_report(db(), runtime().rules, actor, customer=customer,
                                         month=month, now=utcnow())
-        # whose report was read, for the access log (also when no customer was named)
+        # whose report was read, for the access log (web/access_capture.py), also when no
+        # customer was named
         g.report_read = {"customer": report["customer"] or "all", "month": report["month"]}
         if format == "csv":
             name = (report["customer"] or "all").replace('"', "")

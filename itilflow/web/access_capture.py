@@ -23,7 +23,6 @@ from flask import Flask, g, request, template_rendered
 from flask_login import current_user, user_logged_in, user_logged_out
 from sqlalchemy import select
 
-from itilflow.domain.parties import OrgKind
 from itilflow.models import ApiToken, Ticket, User
 from itilflow.runtime import db, runtime, utcnow
 from itilflow.services import access_log, tickets
@@ -201,25 +200,17 @@ def _record_reads(session, user, status, now, common) -> None:
                                                    "what": _API_TICKET_READS[endpoint],
                                                    "via": "api"}, **common)
     elif endpoint in _REPORT_ENDPOINTS:
+        # whose report and which month, as the service resolved them (``g.report_read``, set
+        # by the views), also when the request named no customer
+        read = g.get("report_read") or {}
         access_log.record(session, "report_read", now=now, actor=user, status=status,
-                          target=_report_customer(user),
-                          data={"month": request.args.get("month")}, **common)
+                          target=read.get("customer"),
+                          data={"month": read.get("month", request.args.get("month"))},
+                          **common)
     elif endpoint in _AUDIT_ENDPOINTS:
         filters = {k[:40]: v[:200] for k, v in list(request.args.items())[:20] if k != "format"}
         access_log.record(session, "audit_read", now=now, actor=user, status=status,
                           target=request.path[:200], data={"query": filters}, **common)
-
-
-def _report_customer(user: User | None) -> str | None:
-    """Whose report was read: the customer named, else the one the service resolved (a
-    customer's staff read their own organisation's; SIT staff all customers)."""
-    named = request.args.get("customer")
-    if named not in (None, "", "all", "*"):
-        return named
-    if user is None:
-        return None
-    org = user.organisation
-    return org.name if org is not None and org.kind == OrgKind.CUSTOMER.value else "all"
 
 
 def _pending_after_rollback(status: int, now: datetime) -> None:

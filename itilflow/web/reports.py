@@ -9,7 +9,7 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, g, render_template, request
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
@@ -163,6 +163,8 @@ def monthly():
         if sees_all else [user.organisation.name]
     report = reports.monthly_report(session, runtime().rules, actor, customer=customer or None,
                                     month=month, now=now)
+    # whose report was read, for the access log (web/access_capture.py)
+    g.report_read = {"customer": report["customer"] or "all", "month": report["month"]}
     form = {"month": month, "customer": customer, "customers": customers, "sees_all": sees_all}
     return _render("reports/monthly.html", report=report, charts=charts(report),
                            duration=duration, when=when, layout=_layout(), standalone=False,
