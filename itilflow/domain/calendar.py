@@ -247,7 +247,7 @@ class BusinessCalendar:
         if country is not None:
             try:
                 pyholidays.country_holidays(country)
-            except NotImplementedError:
+            except NotImplementedError:  # the holidays package's answer for an unknown country
                 raise ConfigError(
                     f"holidays: no holiday calendar for country {country!r}"
                 ) from None
