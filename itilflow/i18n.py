@@ -996,6 +996,8 @@ DA_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # why a ticket is or is not paged (domain/paging.py, services/paging.py)
     (r"after hours: paging the on-call of the (?P<party>\w+)",
      "uden for arbejdstid: vagten hos %(party)s kaldes"),
+    (r"working time ended, nobody acknowledged: paging the on-call of the (?P<party>\w+)",
+     "arbejdstiden sluttede uden kvittering: vagten hos %(party)s kaldes"),
     (r"after hours: paging the (?P<party>\w+)'s on-call",  # history written before 2026-12-02
      "uden for arbejdstid: vagten hos %(party)s kaldes"),
     (r"(?P<priority>P\d) does not page", "%(priority)s kalder ikke vagten"),

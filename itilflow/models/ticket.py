@@ -63,6 +63,8 @@ class Ticket(Base):
     #: the next SLA deadline still open, for the queue's sort and the breach job
     sla_due_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]
+    #: who acknowledged: a person's email, or "pager hook NAME" for a pager's call
+    acknowledged_by: Mapped[str | None] = mapped_column(String(300))
     #: bumps on each escalation change: a stale timer whose token differs does nothing
     escalation_token: Mapped[int] = mapped_column(Integer, default=0)
     workflow_version: Mapped[str] = mapped_column(String(12))

@@ -23,7 +23,7 @@ from itilflow.domain.access import Actor
 from itilflow.domain.errors import Conflict, InvalidTransition, NotFound, ValidationError
 from itilflow.domain.paging import Unauthenticated
 from itilflow.domain.parties import Party
-from itilflow.models import OutboxMessage, System, Ticket, TicketEvent, User
+from itilflow.models import OutboxMessage, System, Ticket, TicketEvent
 from itilflow.models.paging import (
     Escalation,
     EscalationLevel,
@@ -337,7 +337,7 @@ def on_ticket_change(session: Session, rules: Rules, ticket: Ticket, now: dateti
     if what == "acknowledge":
         if active is not None:
             _stop(session, rules, ticket, active, now, reason="acknowledged", follow="acknowledge",
-                  by=_acknowledged_by(session, ticket))
+                  by=ticket.acknowledged_by)
         return
     if what in STOP_TRIGGERS:
         if active is not None:
@@ -369,7 +369,8 @@ def on_ticket_change(session: Session, rules: Rules, ticket: Ticket, now: dateti
 
 
 def _page_or_wait(session: Session, rules: Rules, ticket: Ticket,
-                  decision: rules_of_paging.PageDecision, now: datetime) -> None:
+                  decision: rules_of_paging.PageDecision, now: datetime, *,
+                  because: str | None = None) -> None:
     """Act on a decision for a ticket no escalation runs for: page, or not while it waits in an
     SLA-paused state (the history says why; decided again when it leaves it), or, where the
     only reason not to page is working time, decide again when the working window ends."""
@@ -378,7 +379,7 @@ def _page_or_wait(session: Session, rules: Rules, ticket: Ticket,
                      data={"party": decision.party.value, "paged": False,
                            "state": ticket.state, "reason": WAITING_NOT_PAGED})
     elif decision.page:
-        start_escalation(session, rules, ticket, decision.party.value, now)
+        start_escalation(session, rules, ticket, decision.party.value, now, because=because)
     elif not _sla_paused(rules, ticket):
         _decide_at_end_of_window(session, rules, ticket, now)
 
@@ -394,15 +395,6 @@ def _left_pause(rules: Rules, ticket: Ticket, now: datetime) -> bool:
     return bool(pauses) and pauses[-1][1] == now.isoformat() and not _sla_paused(rules, ticket)
 
 
-def _acknowledged_by(session: Session, ticket: Ticket) -> str | None:
-    """The person whose ``acknowledge`` this is (its history event's actor), by email."""
-    return session.scalar(
-        select(User.email).join(TicketEvent, TicketEvent.actor_id == User.id)
-        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "transition",
-               TicketEvent.trigger == "acknowledge")
-        .order_by(TicketEvent.seq.desc()).limit(1))
-
-
 def _decide_at_end_of_window(session: Session, rules: Rules, ticket: Ticket, now: datetime
                              ) -> None:
     """A covered incident not paged because it is working time: decide again when the working
@@ -416,6 +408,10 @@ def _decide_at_end_of_window(session: Session, rules: Rules, ticket: Ticket, now
     enqueue_once(session, PAGE_DECISION, {"ticket_id": ticket.id}, now=now, due_at=ends,
                  ticket_id=ticket.id,
                  message_id=f"pagedecision_{ticket.id}_{int(ends.timestamp())}")
+
+
+#: why a ticket raised in working time is paged when it ends
+WINDOW_ENDED = "working time ended, nobody acknowledged"
 
 
 def end_of_window(session: Session, rules: Rules, ticket_id: Any, now: datetime) -> str:
@@ -435,14 +431,16 @@ def end_of_window(session: Session, rules: Rules, ticket_id: Any, now: datetime)
     if active_escalation(session, ticket.id) is not None:
         return "escalating"
     decision = decide(session, rules, ticket, now)
-    _page_or_wait(session, rules, ticket, decision, now)
+    _page_or_wait(session, rules, ticket, decision, now, because=WINDOW_ENDED)
     if not decision.page:
         return "not paged"
     return "waiting" if _sla_paused(rules, ticket) else "paged"
 
 
-def start_escalation(session: Session, rules: Rules, ticket: Ticket, party: str, now: datetime
-                     ) -> Escalation | None:
+def start_escalation(session: Session, rules: Rules, ticket: Ticket, party: str, now: datetime,
+                     *, because: str | None = None) -> Escalation | None:
+    """Page the party's level 1 and set the timer for the next; the history says why
+    (``because``: after hours, unless said otherwise)."""
     levels = levels_of(session, ticket.system_id, party)
     if not levels:
         append_event(session, ticket, kind="paging", actor=None, now=now,
@@ -459,7 +457,7 @@ def start_escalation(session: Session, rules: Rules, ticket: Ticket, party: str,
     known.mark_paged(session, ticket.id, escalating=True)
     append_event(session, ticket, kind="paging", actor=None, now=now,
                  data={"party": party, "paged": True, "levels": len(levels),
-                       "reason": f"after hours: paging the on-call of the {party}"})
+                       "reason": f"{because or 'after hours'}: paging the on-call of the {party}"})
     page_level(session, rules, ticket, escalation, 1, now)
     return escalation
 
@@ -781,7 +779,7 @@ def _system_fire(session: Session, rules: Rules, ticket: Ticket, trigger: str, n
         return False
     from_state = ticket.state
     if trigger == "acknowledge":
-        ticket.acknowledged_at = ticket.acknowledged_at or now
+        ticket.acknowledged_at, ticket.acknowledged_by = now, by  # not acknowledged: see above
         ticket.escalation_token += 1
     if resolution:
         ticket.resolution = resolution
@@ -894,7 +892,7 @@ def _summary(ticket: Ticket, pages: list[Page], escalation: Escalation | None) -
         "party": escalation.party if escalation else None,
         "levels": len(escalation.levels) if escalation else 0,
         "escalating": bool(escalation and escalation.stopped_at is None),
-        "acknowledged_by": escalation.acknowledged_by if escalation else None,
+        "acknowledged_by": ticket.acknowledged_by,
     }
 
 

@@ -826,6 +826,7 @@ def _fire(session: Session, rules: Rules, actor: User, actor_ctx: Actor, ticket:
             # has not acknowledged (its ``acknowledge`` is open again, and paging decides
             # for it as on creation: services.paging.on_ticket_change)
             cleared_acknowledgement, ticket.acknowledged_at = ticket.acknowledged_at, None
+            ticket.acknowledged_by = None
     if values.get("impact") is not None or values.get("urgency") is not None:
         _reprioritise(ticket, values, event_data)
     if values.get("assignee") is not None:
@@ -850,7 +851,8 @@ def _fire(session: Session, rules: Rules, actor: User, actor_ctx: Actor, ticket:
             "comment": values.get("comment")}]
         event_data["approved_for"] = actor_ctx.party.value
     if trigger == "acknowledge":
-        ticket.acknowledged_at = ticket.acknowledged_at or now
+        if ticket.acknowledged_at is None:
+            ticket.acknowledged_at, ticket.acknowledged_by = now, actor.email
         ticket.escalation_token += 1
     ticket.details = details
     _apply_state(workflow, ticket, from_state, to_state, now)

@@ -10,9 +10,9 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from itilflow.domain import paging as rules_of_paging
-from itilflow.models import OutboxMessage
+from itilflow.models import OutboxMessage, Ticket
 from itilflow.models.paging import Notification, Page
-from itilflow.services import directory
+from itilflow.services import directory, paging, tickets
 from tests.conftest import WORK_TIME
 from tests.paging.conftest import EVENING, drain, events, fire, make_hooks, raise_incident
 
@@ -284,6 +284,9 @@ def test_signed_inbound_acknowledge_stops_escalation_forged_and_replayed_refused
     assert again.status_code == 200 and again.get_json()["applied"] is False
     transitions = [(t, d.get("via")) for k, t, d in events(rt, number) if k == "transition"]
     assert transitions == [("acknowledge", "pager")]
+    with rt.session_factory() as s:
+        ticket = s.get(Ticket, tickets.ticket_id_of(rt.rules, number))
+        assert paging.paging_summary(s, ticket)["acknowledged_by"] == "pager hook kort-provider-l1"
     drain(relay, now + timedelta(hours=2))  # past the level 2 deadline too
     assert [r["body"]["type"] for r in receiver.requests] == [
         "incident.trigger", "incident.acknowledge"]

@@ -58,6 +58,9 @@ def test_an_unacknowledged_p1_raised_in_working_time_is_paged_at_16(rt, world, r
     assert receiver.requests[0]["body"]["ticket"]["number"] == number
     paged = [d for _k, _t, d in events(rt, number, "paging")]
     assert [(d["party"], d["paged"]) for d in paged] == [("provider", True)]
+    # the history says why a ticket raised in working time pages now
+    assert paged[0]["reason"] == ("working time ended, nobody acknowledged: paging the on-call "
+                                  "of the provider")
     summary = _summary(rt, number)
     assert summary["escalating"] is True and summary["party"] == "provider"
     assert [r.status for r in _decisions(rt)] == ["done"]
@@ -232,3 +235,17 @@ def test_a_persons_acknowledgement_records_who(rt, world, receiver, relay):
     summary = _summary(rt, number)
     assert summary["acknowledged_by"] == "agent2@sit.test"
     assert summary["acknowledged_at"] is not None and summary["escalating"] is False
+
+
+def test_an_acknowledgement_with_no_escalation_running_records_who(rt, world, receiver, relay):
+    make_hooks(rt, receiver, delays=(300,))
+    number = raise_incident(rt, now=MORNING, layer="operating_system")   # working time: no page
+    fire(rt, number, "acknowledge", email="agent2@sit.test", now=MORNING + timedelta(minutes=3))
+    summary = _summary(rt, number)
+    assert summary["pages"] == [] and summary["escalating"] is False
+    assert summary["acknowledged_by"] == "agent2@sit.test"
+    # the acknowledgement was SIT's: handed over to the customer, nobody has acknowledged it
+    fire(rt, number, "reclassify", now=MORNING + timedelta(hours=1), layer="application",
+         comment="Appen selv")
+    summary = _summary(rt, number)
+    assert summary["acknowledged_at"] is None and summary["acknowledged_by"] is None

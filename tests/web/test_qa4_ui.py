@@ -78,6 +78,8 @@ def test_the_timeline_shows_the_old_and_new_priority(rt, world, login):
      "kunden har ingen eskaleringsniveauer for dette system"),
     ("already acknowledged", "allerede kvitteret"),
     ("nobody on call at level 2: escalated", "ingen har vagten på niveau 2: eskaleret"),
+    ("working time ended, nobody acknowledged: paging the on-call of the provider",
+     "arbejdstiden sluttede uden kvittering: vagten hos SIT kaldes"),
 ])
 def test_every_paging_reason_has_danish(app, english, danish):
     assert translate("da", english) == danish
