@@ -275,3 +275,29 @@ def test_before_sit_asks_the_banner_says_sit_asks_first(rt, world, login):
     asked = _text(customer, f"/tickets/{number}", "da")
     assert "Start ændringsvinduet afventer høring af: kunde." in asked
     assert "beder kunden om høring" not in asked
+
+
+# --- the priority form speaks as the incident form does ---------------------------------------
+
+def test_change_priority_offers_impact_and_urgency_in_words_at_the_tickets_values(rt, world,
+                                                                                  login):
+    from tests.web.conftest import csrf_of
+
+    number = raise_incident(rt, now=WORK_TIME, impact=2, urgency=3, layer="operating_system")
+    client = login("agent@sit.test")
+    page = client.get(f"/tickets/{number}", headers={"Accept-Language": "en"}).get_data(
+        as_text=True)
+    form = re.search(r'<details class="action" id="action-reprioritise".*?</details>', page, re.S)
+    selects = {m.group(1): m.group(0) for m in re.finditer(
+        r'<select id="reprioritise-(\w+)".*?</select>', form.group(0), re.S)}
+    assert set(selects) == {"impact", "urgency"}
+    chosen = {name: re.search(r'<option value="(\d)"\s+selected>([^<]*)', html_).groups()
+              for name, html_ in selects.items()}
+    assert chosen == {"impact": ("2", "A group of people or part of a service"),
+                      "urgency": ("3", "It can wait a few days")}
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    answer = client.post(f"/tickets/{number}/transitions/reprioritise", data={
+        "csrf_token": csrf_of(page), "version": version, "impact": "1", "urgency": "1",
+        "comment": "Whole service down"})
+    assert answer.status_code == 303
+    assert "Priority: P4 → P1" in _timeline(client, number, "en")
