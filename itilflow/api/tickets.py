@@ -18,7 +18,6 @@ from itilflow.api import schemas as s
 from itilflow.api.auth import authenticate_first, current_actor
 from itilflow.api.errors import API_PREFIX, error_docs
 from itilflow.domain.access import Actor
-from itilflow.domain.errors import InvalidTransition, ValidationError
 from itilflow.models import Ticket, TicketEvent, User, problem_incidents
 from itilflow.runtime import db, runtime, utcnow
 from itilflow.services import known, ticket_pages, tickets
@@ -205,15 +204,8 @@ class Transitions(MethodView):
         fields = dict(data)
         trigger = fields.pop("trigger")
         version = fields.pop("version", None)
-        try:
-            ticket = tickets.fire_transition(session, rules, user, actor, ticket_id, trigger,
-                                             fields, now=now, version=version)
-        except InvalidTransition as exc:
-            if "trigger" not in exc.errors:
-                raise
-            # a name the ticket's workflow does not have at all is a bad value of a field
-            # (422); a trigger of the workflow that does not apply in the state stays a 409
-            raise ValidationError(exc.message, exc.errors) from None
+        ticket = tickets.fire_transition(session, rules, user, actor, ticket_id, trigger, fields,
+                                         now=now, version=version)
         return ticket_view(session, rules, actor, ticket, now)
 
 

@@ -24,6 +24,12 @@ class ValidationError(DomainError):
     status = 422
 
 
+class UnknownTrigger(ValidationError):
+    """A trigger the ticket's workflow does not have at all: a bad value of the ``trigger``
+    field (422), where a trigger of the workflow that does not apply in the state is an
+    ``InvalidTransition`` (409)."""
+
+
 class NotPermitted(DomainError):
     """A known actor may not do this."""
 

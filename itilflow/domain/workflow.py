@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from transitions import Machine, MachineError
 
-from itilflow.domain.errors import ConfigError, InvalidTransition
+from itilflow.domain.errors import ConfigError, InvalidTransition, UnknownTrigger
 from itilflow.domain.parties import Layer
 from itilflow.domain.raci import LETTERS, RaciMatrix
 
@@ -147,8 +147,8 @@ class Workflow:
             if t.trigger == trigger:
                 return t
         if trigger not in self.triggers:
-            raise InvalidTransition(f"Unknown trigger {trigger!r} for a {self.kind}.",
-                                    {"trigger": [f"Not a trigger of the {self.name} workflow."]})
+            raise UnknownTrigger(f"Unknown trigger {trigger!r} for a {self.kind}.",
+                                 {"trigger": [f"Not a trigger of the {self.name} workflow."]})
         label = self.states[state].label if state in self.states else state
         raise InvalidTransition(f"{trigger!r} is not possible while the {self.kind} is {label}.")
 

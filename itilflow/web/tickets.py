@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from itilflow.domain.errors import DomainError, StaleTicket, ValidationError
+from itilflow.domain.errors import DomainError, StaleTicket, UnknownTrigger, ValidationError
 from itilflow.domain.parties import Party, Role
 from itilflow.domain.workflow import FieldSpec, TransitionSpec
 from itilflow.runtime import db, runtime, utcnow
@@ -180,6 +180,10 @@ def fire(number: str, trigger: str):
         flash(_("Someone changed this ticket meanwhile. The page now shows the latest version: "
                 "check it and try again."), "error")
         return render_ticket(ticket, status=409)
+    except UnknownTrigger as exc:
+        db().rollback()  # an action the page never offered: no form to show its error under
+        flash(exc.message, "error")
+        return render_ticket(tickets.get_ticket(db(), rules, ctx, number), status=exc.status)
     except ValidationError as exc:
         db().rollback()
         ticket = tickets.get_ticket(db(), rules, ctx, number)
