@@ -8,9 +8,12 @@ attempt: ``tasks.execute`` takes it with a compare-and-set on ``attempts``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 
+from redis.exceptions import RedisError
 from sqlalchemy import func, or_, select, update
 
 from itilflow.jobs import tasks
@@ -19,6 +22,18 @@ from itilflow.models import OutboxMessage
 
 log = logging.getLogger("itilflow.jobs")
 QUEUE_NAME = "itilflow"
+#: what RQ accepts in a job id
+_JOB_ID_SAFE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def rq_job_id(message_id: str, attempts: int) -> str:
+    """The RQ job id of an outbox row's attempt. RQ takes only letters, digits, ``_`` and
+    ``-``; a message id with anything else (a monthly report's ``report:GST:2026-11``) is
+    spelt in those, with a digest of the original so that two ids never meet."""
+    if _JOB_ID_SAFE.fullmatch(message_id):
+        return f"{message_id}-{attempts}"
+    digest = hashlib.sha256(message_id.encode()).hexdigest()[:16]
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '_', message_id)[:100]}_{digest}-{attempts}"
 
 
 class Relay:
@@ -79,22 +94,46 @@ class Relay:
         # in one transaction per tick: a trip through RQ per row cost more than the write
         return results + tasks.execute_in_app(self.ctx, in_app, now=now)
 
+    def _hand_over_one_by_one(self, claimed: list[tuple[str, int]], jobs: list
+                              ) -> list[tuple[str, str]]:
+        handed, refused = [], []
+        for (message_id, attempts), job in zip(claimed, jobs, strict=True):
+            try:
+                self.queue.enqueue_many([job])
+            except (RedisError, OSError):
+                refused.append((message_id, attempts))
+            except Exception:
+                log.exception("RQ refused outbox row %s; it stays pending", message_id)
+                refused.append((message_id, attempts))
+            else:
+                handed.append((message_id, "queued"))
+        if refused:
+            self.release(refused)
+        return handed
+
     def _hand_over(self, claimed: list[tuple[str, int]], now: datetime) -> list[tuple[str, str]]:
         """Enqueue the rows in RQ, or run them here."""
         if self.queue is not None:
             # one Redis round trip for the whole batch (a pipeline), not several per row
             jobs = [self.queue.prepare_data(tasks.rq_execute, (message_id, attempts),
-                                            job_id=f"{message_id}-{attempts}", result_ttl=600,
+                                            job_id=rq_job_id(message_id, attempts),
+                                            result_ttl=600,
                                             failure_ttl=86_400,
                                             timeout=self.ctx.settings.outbox_lease_seconds)
                     for message_id, attempts in claimed]
             try:
                 self.queue.enqueue_many(jobs)
-            except Exception as exc:  # Redis away: keep the rows for the next tick
+            except (RedisError, OSError) as exc:  # Redis away: keep the rows for the next tick
                 log.warning("RQ unreachable (%s); %d row(s) stay in the outbox", exc,
                             len(claimed))
                 self.release(claimed)
                 return []
+            except Exception:
+                # not Redis: a row RQ refuses must not hold back the others (a page behind it
+                # would never leave): hand them over one by one, the refused stay pending
+                log.exception("RQ refused a batch of %d row(s); handing them over one by one",
+                              len(claimed))
+                return self._hand_over_one_by_one(claimed, jobs)
             return [(message_id, "queued") for message_id, _ in claimed]
         if self.threads > 1 and len(claimed) > 1:
             if self._pool is None:
