@@ -63,6 +63,14 @@ def main() -> None:
     """itilflow: incidents, problems and changes shared by SIT and its customers."""
 
 
+def _confirmed(question: str) -> bool:
+    """Asked on the terminal; no answer (no terminal, end of input) is no."""
+    try:
+        return click.confirm(question, err=True)
+    except click.Abort:
+        return False
+
+
 def _fail(message: str) -> None:
     click.echo(f"Error: {message}", err=True)
     sys.exit(2)
@@ -119,14 +127,19 @@ def db_upgrade() -> None:
 
 
 @db.command("downgrade")
-@click.argument("revision", default="base")
+@click.argument("revision", default="-1")
+@click.option("--yes", is_flag=True, help="Do not ask before dropping every table (base).")
 @with_appcontext
-def db_downgrade(revision: str) -> None:
-    """Undo migrations down to REVISION (default: base, an empty database)."""
+def db_downgrade(revision: str, yes: bool) -> None:
+    """Undo migrations: the last one (default), or down to REVISION. ``base`` drops every table
+    and its data, and asks first (``--yes`` does not)."""
     from alembic.util import CommandError
 
     from itilflow.migrate import downgrade
 
+    if revision == "base" and not yes and not _confirmed(
+            "Downgrading to base drops every table and all its data. Go on?"):
+        _fail("Not downgraded (base drops every table; --yes to do it without asking).")
     try:
         downgrade(_runtime().engine, revision)
     except CommandError as exc:  # e.g. no such revision

@@ -134,4 +134,5 @@ def audit_purge_access(days: int | None) -> None:
     retention = cli._runtime().settings.access_log_retention_days if days is None else days
     with cli._UnitOfWork() as session:
         removed = purge(session, retention_days=retention, now=cli._now())
-    click.echo(f"Purged {removed} access log entries older than {retention} days.")
+    click.echo(f"Purged {removed} access log entries older than {retention} days." if retention > 0
+               else "Nothing purged: a retention of 0 days keeps the access log for ever.")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from itilflow.settings import PROJECT_ROOT
 
@@ -30,3 +34,18 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.downgrade(cfg, revision)
+
+
+@cache
+def head_revision() -> str:
+    """The schema revision this code expects (read from the migrations once per process)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def schema_revision(connection: Connection) -> str | None:
+    """The revision the database is at (None: never migrated)."""
+    try:
+        with connection.begin_nested():
+            return connection.scalar(text("SELECT version_num FROM alembic_version"))
+    except DBAPIError:
+        return None

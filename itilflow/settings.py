@@ -4,11 +4,15 @@ and, in tests, by keyword arguments."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from limits import parse_many
 
 from itilflow.domain.errors import ConfigError
 
@@ -76,10 +80,7 @@ class Settings:
                 values[name] = env
         values.update(overrides)
         settings = cls(**{k: _coerce(known[k].type, k, v) for k, v in values.items()})
-        if isinstance(settings.trusted_proxies, bool) or \
-                not isinstance(settings.trusted_proxies, int) or settings.trusted_proxies < 0:
-            raise ConfigError("setting trusted_proxies: expected the number of proxy hops "
-                              f"(0 or more), got {settings.trusted_proxies!r}")
+        _check(settings)
         if not settings.secret_key:
             settings = replace(settings, secret_key=secrets.token_hex(32))
         return settings
@@ -98,6 +99,57 @@ class Settings:
     @property
     def page_priority_set(self) -> frozenset[str]:
         return frozenset(p.strip().upper() for p in self.page_priorities.split(",") if p.strip())
+
+
+#: the least each whole-number setting may be, and what it counts (for the error)
+MINIMUM = {
+    "trusted_proxies": (0, "the number of proxy hops"),
+    # a lease is also the RQ job's timeout (RQ refuses 0); to let a slow pager answer, keep it
+    # above a delivery's HTTP timeout (domain.paging.DELIVERY_TIMEOUT_SECONDS, the README says)
+    "outbox_lease_seconds": (1, "seconds"),
+    "outbox_max_lag_seconds": (1, "seconds"),
+    "pager_secret_overlap_seconds": (0, "seconds"),
+    "max_content_length": (65_536, "bytes"),  # a ticket's own fields need that much
+    "access_log_retention_days": (0, "days (0: kept for ever)"),
+    "login_alert_failures": (1, "failed logins"),
+    "login_alert_minutes": (1, "minutes"),
+    "smtp_port": (1, "a TCP port"),
+}
+_PRIORITY = re.compile(r"P[1-5]")
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _check(settings: Settings) -> None:
+    """Refuse, at start, a value that would quietly switch a feature off (a page priority
+    nobody has, a throttle that does not parse, a lease RQ refuses as a timeout)."""
+    for name, (least, unit) in MINIMUM.items():
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"setting {name}: expected {least} or more ({unit}), "
+                              f"got {value!r}")
+    if settings.smtp_port > 65_535:
+        raise ConfigError(f"setting smtp_port: expected a TCP port, got {settings.smtp_port!r}")
+    address = settings.smtp_from.strip()
+    if "@" not in address or any(c.isspace() for c in address):
+        raise ConfigError(f"setting smtp_from: expected an email address, got "
+                          f"{settings.smtp_from!r}")
+    wrong = [p for p in settings.page_priorities.split(",")
+             if p.strip() and not _PRIORITY.fullmatch(p.strip().upper())]
+    if wrong:
+        raise ConfigError(f"setting page_priorities: expected priorities P1 to P5, comma "
+                          f"separated (e.g. P1,P2), got {settings.page_priorities!r}")
+    for name in ("login_rate_limit", "form_rate_limit"):
+        try:
+            limits_ = parse_many(getattr(settings, name))
+        except ValueError:
+            limits_ = []
+        if not limits_ or any(limit.amount < 1 for limit in limits_):
+            raise ConfigError(f"setting {name}: expected a rate such as '10 per minute', "
+                              f"got {getattr(settings, name)!r}")
+    url = settings.redis_url.strip()
+    if url and urlsplit(url).scheme not in _REDIS_SCHEMES:
+        raise ConfigError(f"setting redis_url: expected redis://host:port/db (or rediss://, "
+                          f"unix://), got {settings.redis_url!r}")
 
 
 def _coerce(type_name: Any, name: str, value: Any) -> Any:

@@ -66,6 +66,53 @@ def test_a_database_that_cannot_be_used_is_one_line_too(url, message):
     assert result.stderr.startswith(message) and result.stderr.strip().count("\n") == 0
 
 
+@pytest.mark.parametrize(("name", "value", "message"), [
+    # each would have started and quietly switched a feature off (or, Redis, a traceback)
+    ("REDIS_URL", "notaurl", "Error: setting redis_url: expected redis://host:port/db"),
+    ("PAGE_PRIORITIES", "1,2", "Error: setting page_priorities: expected priorities P1 to P5"),
+    ("LOGIN_RATE_LIMIT", "lots", "Error: setting login_rate_limit: expected a rate such as"),
+    ("FORM_RATE_LIMIT", "-5", "Error: setting form_rate_limit: expected a rate such as"),
+    ("OUTBOX_LEASE_SECONDS", "0", "Error: setting outbox_lease_seconds: expected 1 or more"),
+    ("MAX_CONTENT_LENGTH", "0", "Error: setting max_content_length: expected 65536 or more"),
+    ("SMTP_PORT", "99999", "Error: setting smtp_port: expected a TCP port"),
+    ("SMTP_FROM", "not an address", "Error: setting smtp_from: expected an email address"),
+    ("LOGIN_ALERT_MINUTES", "0", "Error: setting login_alert_minutes: expected 1 or more"),
+    ("ACCESS_LOG_RETENTION_DAYS", "-1", "Error: setting access_log_retention_days"),
+])
+def test_a_setting_that_would_switch_something_off_stops_the_start(tmp_path, name, value,
+                                                                  message):
+    env = {**os.environ, "ITILFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+           "ITILFLOW_SECRET_KEY": "x", f"ITILFLOW_{name}": value}
+    result = subprocess.run([sys.executable, "-m", "itilflow.cli", "db", "upgrade"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message) and result.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "cli.db").exists()  # refused before anything was written
+
+
+def test_downgrade_undoes_one_step_and_asks_before_dropping_everything(run, tmp_path):
+    import sqlite3
+
+    def revision() -> str:
+        with sqlite3.connect(tmp_path / "cli.db") as conn:
+            return conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+
+    assert run("org", "create", "SIT", "--kind", "provider").returncode == 0
+    head = revision()
+    assert run("db", "downgrade").returncode == 0
+    assert revision() == f"{int(head) - 1:04d}"          # the last step only
+    assert run("db", "upgrade").returncode == 0
+    refused = run("db", "downgrade", "base", stdin="n\n")
+    assert refused.returncode == 2 and "Not downgraded" in refused.stderr
+    assert revision() == head
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        assert conn.execute("SELECT name FROM organisations").fetchall() == [("SIT",)]
+    assert run("db", "downgrade", "base", "--yes").returncode == 0
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "organisations" not in tables
+
+
 def test_wrong_role_for_organisation_writes_nothing(run):
     run("org", "create", "GST", "--kind", "customer")
     bad = run("user", "create", "x@gst.test", "--org", "GST", "--role", "sit_agent",
@@ -109,6 +156,18 @@ def test_a_leaver_is_deactivated_and_their_token_stops_working(run, tmp_path):
         assert conn.execute(text("SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL")
                             ).scalar() == 0
     engine.dispose()
+    # no new token while deactivated: activating again would have brought it to life
+    refused = run("token", "create", "leaver@sit.test")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert "leaver@sit.test is deactivated: no tokens for it." in refused.stderr
     assert run("user", "activate", "leaver@sit.test").returncode == 0
     missing = run("user", "deactivate", "ghost@sit.test")
     assert missing.returncode == 2 and "No user with email 'ghost@sit.test'" in missing.stderr
+
+
+def test_purge_access_says_what_a_retention_of_zero_means(run):
+    kept = run("audit", "purge-access", "--days", "0")
+    assert kept.returncode == 0
+    assert kept.stdout == "Nothing purged: a retention of 0 days keeps the access log for ever.\n"
+    purged = run("audit", "purge-access", "--days", "30")
+    assert purged.stdout == "Purged 0 access log entries older than 30 days.\n"

@@ -47,3 +47,44 @@ def test_upgrade_downgrade_upgrade_and_models_match(database_url, tmp_path):
         if not database_url.startswith("sqlite"):
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_readyz_says_migrations_are_pending_until_db_upgrade(database_url, tmp_path):
+    """A release deployed before its migration would fail every write: /readyz keeps the load
+    balancer away from it (503, naming both revisions) until ``itilflow db upgrade`` ran."""
+    from itilflow.app import create_app
+    from itilflow.migrate import head_revision
+    from itilflow.settings import Settings
+
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'ready.db'}"
+    else:
+        import psycopg
+
+        from tests.conftest import PG_ADMIN_URL, _pg_url
+
+        name = f"{database_url.rsplit('/', 1)[1]}_ready"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = _pg_url(name)
+    app = create_app(Settings.load(database_url=url, secret_key="x", testing=True,
+                                   instance_dir=tmp_path, redis_url=""))
+    engine = app.extensions["itilflow"].engine
+    try:
+        client = app.test_client()
+        never = client.get("/readyz")
+        assert never.status_code == 503
+        assert never.get_json() == {"status": "migrations pending", "database": True,
+                                    "schema": None, "expected_schema": head_revision()}
+        upgrade(engine, "0002")
+        behind = client.get("/readyz")
+        assert behind.status_code == 503 and behind.get_json()["schema"] == "0002"
+        upgrade(engine)
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.get_json()["status"] == "ok"
+    finally:
+        engine.dispose()
+        if not database_url.startswith("sqlite"):
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -20,6 +20,7 @@ from itilflow.api import pager_schemas as x
 from itilflow.api import schemas as s
 from itilflow.api.errors import API_PREFIX, error_docs
 from itilflow.api.schemas import ErrorSchema
+from itilflow.migrate import head_revision, schema_revision
 from itilflow.runtime import db, runtime, utcnow
 from itilflow.services import directory, oncall, paging
 
@@ -276,10 +277,15 @@ class PagerEvents(MethodView):
 
 @health.get("/readyz")
 def readyz():
-    """200 when the database answers and no due outbox row waits longer than
-    ``outbox_max_lag_seconds``; 503 otherwise (with the lag)."""
+    """200 when the database answers, its schema is the one this code expects (``itilflow db
+    upgrade`` has run) and no due outbox row waits longer than ``outbox_max_lag_seconds``;
+    503 otherwise, saying which."""
     try:
         db().execute(text("SELECT 1"))
+        schema = schema_revision(db().connection())
+        if schema != head_revision():  # a new release before its migration: every write 500s
+            return jsonify(status="migrations pending", database=True, schema=schema,
+                           expected_schema=head_revision()), 503
         lag = paging.outbox_lag_seconds(db(), utcnow())
     except OperationalError:
         return jsonify(status="unavailable", database=False), 503

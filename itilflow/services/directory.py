@@ -240,7 +240,12 @@ def _hash_token(token: str) -> str:
 
 
 def create_token(session: Session, user: User, *, now: datetime, name: str = "cli") -> str:
-    """A new API token for the user: returned once, stored only as its hash."""
+    """A new API token for the user: returned once, stored only as its hash. Not for a
+    deactivated account: activating it again would bring the token to life (activation brings
+    no tokens back)."""
+    if not user.active:
+        raise ValidationError(f"{user.email} is deactivated: no tokens for it.",
+                              {"user": ["The account is deactivated."]})
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiToken(user_id=user.id, name=name[:100] or "token",
                          token_hash=_hash_token(token), prefix=token[:12], created_at=now))
