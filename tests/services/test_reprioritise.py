@@ -155,9 +155,12 @@ def test_the_ticket_page_offers_it_with_its_fields(app, rt, world):
     assert 'id="action-reprioritise"' in page
     form = page[page.index('id="action-reprioritise"'):]
     form = form[:form.index("</form>")]
-    # the fields start at the ticket's own impact and urgency, bounded as the workflow says
-    assert 'type="number" id="reprioritise-impact" name="impact" value="2" min="1" max="3"' in form
-    assert 'type="number" id="reprioritise-urgency" name="urgency" value="2" min="1" max="3"' in form
+    # the fields start at the ticket's own impact and urgency, the choices the workflow bounds
+    for name in ("impact", "urgency"):
+        select = re.search(rf'<select id="reprioritise-{name}" name="{name}".*?</select>', form,
+                           re.S).group(0)
+        assert re.findall(r'<option value="(\d)"', select) == ["1", "2", "3"]
+        assert re.search(r'<option value="2"\s+selected>', select)
     assert 'id="reprioritise-comment" name="comment"' in form and "Change priority" in form
     answer = client.post(f"/tickets/{number}/transitions/reprioritise", data={
         "csrf_token": csrf_of(page), "version": str(_ticket(rt, number).version),
