@@ -158,6 +158,27 @@ DA: dict[str, str] = {
     "A change from a template is a standard change.":
         "En ændring fra en skabelon er en standardændring.",
     "No such template.": "Ingen sådan skabelon.",
+    # change rules of QA round 6 (services/changes.py)
+    "None (a normal or emergency change)": "Ingen (en normal eller akut ændring)",
+    "A standard change is pre-approved by its template: choose one, or raise a normal change.":
+        "En standardændring er forhåndsgodkendt af sin skabelon: vælg en, eller opret en normal "
+        "ændring.",
+    "The planned window is over already.": "Det planlagte vindue er allerede slut.",
+    "The planned window has started already.": "Det planlagte vindue er allerede begyndt.",
+    "Implemented before its planned window.": "Gennemført før sit planlagte vindue.",
+    "Implemented after its planned window.": "Gennemført efter sit planlagte vindue.",
+    "The system belongs to another customer.": "Systemet tilhører en anden kunde.",
+    "Nobody is responsible (R) for this activity on this layer.":
+        "Ingen er udførende (R) for denne aktivitet på dette lag.",
+    "Incidents and problems have workflows of their own: not a change's activity.":
+        "Hændelser og problemer har deres egne arbejdsgange: ikke en aktivitet for en ændring.",
+    "A consultation on this stage is open already.": "Der er allerede en åben høring om denne fase.",
+    "A change is rescheduled before its implementation starts.":
+        "En ændring flyttes, før dens gennemførelse begynder.",
+    "The window is unchanged: give a new start or end.":
+        "Vinduet er uændret: angiv en ny start eller slut.",
+    "The window is unchanged.": "Vinduet er uændret.",
+    "The new window has invalid fields.": "Det nye vindue har ugyldige felter.",
     "A list of incident ids.": "En liste af hændelser.",
     "A list of layer names.": "En liste af lag.",
     "Control characters are not allowed.": "Kontroltegn er ikke tilladt.",
@@ -612,6 +633,18 @@ DA: dict[str, str] = {
         "svar: \"%(question)s\"",
     "Answer it on the ticket with \"Answer consultation\".":
         "Svar på sagen med \"Besvar høring\".",
+    "%(ticket)s: %(actor)s answered your consultation (%(stage)s): \"%(answer)s\" It is "
+    "%(state)s.":
+        "%(ticket)s: %(actor)s har besvaret jeres høring (%(stage)s): \"%(answer)s\" Den er "
+        "%(state)s.",
+    "%(ticket)s: %(actor)s asks your organisation to approve it; it is now %(state)s.":
+        "%(ticket)s: %(actor)s beder jeres organisation om at godkende den; den er nu "
+        "%(state)s.",
+    "Approve or reject it on the ticket.": "Godkend eller afvis den på sagen.",
+    "%(ticket)s: %(actor)s recorded the outcome: %(outcome)s; it is now %(state)s.":
+        "%(ticket)s: %(actor)s har registreret udfaldet: %(outcome)s; den er nu %(state)s.",
+    "%(ticket)s: the outcome was recorded: %(outcome)s; it is now %(state)s.":
+        "%(ticket)s: udfaldet er registreret: %(outcome)s; den er nu %(state)s.",
     "Security alert: %(subject)s in %(minutes)s minutes (last at %(last_at)s).":
         "Sikkerhedsadvarsel: %(subject)s på %(minutes)s minutter (senest %(last_at)s).",
     "%(ticket)s was raised by %(actor)s for your organisation, which works it; it is now "
@@ -622,6 +655,12 @@ DA: dict[str, str] = {
     "Security alert: %(subject)s": "Sikkerhedsadvarsel: %(subject)s",
     "waiting for your answer": "venter på jeres svar",
     "asks for your answer": "beder om jeres svar",
+    "window moved": "vinduet er flyttet",
+    "%(ticket)s: %(actor)s moved the planned window to %(start)s - %(end)s; it is %(state)s.":
+        "%(ticket)s: %(actor)s har flyttet det planlagte vindue til %(start)s - %(end)s; den er "
+        "%(state)s.",
+    "asks for your approval": "beder om jeres godkendelse",
+    "outcome: %(outcome)s": "udfald: %(outcome)s",
     "answered": "besvaret",
     "SLA breached": "SLA overskredet",
     "raised": "oprettet",
@@ -930,6 +969,20 @@ DA_PATTERNS: list[tuple[re.Pattern[str], str]] = [
      "\"%(trigger)s\" venter på høringssvar fra %(parties)s."),
     (r"No open consultation of the (?P<party>\w+) on (?P<stage>\w+)\.",
      "Der er ingen åben høring af %(party)s om %(stage)s."),
+    (r"The consultation on (?P<stage>.+?) waits for the answer of (?P<party>.+?): wait for it "
+     r"before asking again\.",
+     "Høringen om %(stage)s venter stadig på svar fra %(party)s: vent på svaret, før I "
+     "spørger igen."),
+    (r"Only the (?P<party>\w+), who is responsible for the change, reschedules it\.",
+     "Kun %(party)s, der er udførende for ændringen, kan flytte den."),
+    (r"Only where the matrix has a conditional R \(footnote 7\); (?P<stage>\w+) on "
+     r"(?P<layer>\w+) is the (?P<party>\w+)'s\.",
+     "Kun hvor matricen har et betinget R (fodnote 7); %(stage)s på laget %(layer)s varetages "
+     "af %(party)s."),
+    (r"The planned window is longer than (?P<n>\d+) days\.",
+     "Det planlagte vindue er længere end %(n)s dage."),
+    (r"Lower-case letters, digits, '-' and '_', at most (?P<n>\d+) characters\.",
+     "Små bogstaver, cifre, '-' og '_', højst %(n)s tegn."),
     # refusals of a trigger (domain/access.py): who may, and why
     (r"Only agents and managers of (?P<party>.+?) may use \"(?P<action>[^\"]+)\" on this "
      r"ticket: it is responsible for the (?P<layer>.+) layer\.",

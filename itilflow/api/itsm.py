@@ -111,6 +111,23 @@ class Warnings(MethodView):
         return _items(changes.change_warnings(db(), runtime().rules, actor, ticket_id))
 
 
+@blp.route("/changes/<ticket_id>/reschedule")
+class Reschedule(MethodView):
+    @blp.arguments(x.RescheduleIn)
+    @blp.response(200, s.TicketOut)
+    @errors(400, 401, 403, 404, 409, 413)
+    def post(self, data, ticket_id):
+        """Move a change's planned window
+
+        By the change's R, before its implementation starts (409 after). The window is checked
+        as at submission (422) and its warnings worked out again; approvals are kept; the
+        history's ``rescheduled`` event names the old and the new window."""
+        user, actor = current_actor()
+        session, rules, now = db(), runtime().rules, utcnow()
+        ticket = changes.reschedule_change(session, rules, user, actor, ticket_id, data, now=now)
+        return ticket_view(session, rules, actor, ticket, now)
+
+
 @blp.route("/tickets/<ticket_id>/consultations")
 class Consultations(MethodView):
     @blp.arguments(s.NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE)

@@ -41,6 +41,12 @@ class RequestIn(Body):
 
 # --- changes: calendar, CAB, warnings -----------------------------------------------------
 
+class RescheduleIn(Body):
+    planned_start = Instant(required=True)
+    planned_end = Instant(required=True)
+    comment = Text(max_length=10_000, metadata={"description": "Why the window moves"})
+
+
 class CalendarQuery(ma.Schema):
     """``from``/``to`` (or ``start``/``end``): ISO date-times with offset, at most 400 days."""
 

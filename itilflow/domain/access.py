@@ -106,6 +106,9 @@ ALREADY_ACKNOWLEDGED = "This ticket is already acknowledged."
 NO_OPEN_CONSULTATION = "No consultation of %(party)s is open on this ticket."
 NO_OPEN_CONSULTATION_OF_YOU = "No consultation of yours is open on this ticket."
 NOBODY_TO_CONSULT = "Nobody is consulted on %(stage)s for the %(layer)s layer."
+#: every stage with someone to ask has its question open (services.tickets refuses the same)
+STILL_TO_ANSWER = ("The consultation on %(stage)s waits for the answer of %(party)s: wait for "
+                   "it before asking again.")
 WAITS_FOR_CONSULTATION = "%(trigger)r waits for the consultation of: %(parties)s."
 
 
@@ -251,14 +254,16 @@ def answerable_stages(matrix: RaciMatrix, ticket: TicketFacts, actor: Actor) -> 
 def consultable_stages(matrix: RaciMatrix, ticket: TicketFacts, spec: TransitionSpec
                        ) -> tuple[str, ...]:
     """The stages ``consult`` may ask about: those whose row has a C party besides the doer
-    (the ticket's own activity where the trigger has no ``stage`` field)."""
+    (the ticket's own activity where the trigger has no ``stage`` field) and none of whose
+    C parties has still to answer a question on it (it is not asked twice)."""
     field = spec.field("stage")
     stages = field.choices if field is not None else (ticket.activity,)
     found = []
     for stage in stages:
         cell = matrix.cell(stage, ticket.layer)
         doer = cell.responsible(on_request=ticket.on_request)
-        if any(p is not doer for p in cell.consulted):
+        asked = [p for p in cell.consulted if p is not doer]
+        if asked and not any((stage, p) in ticket.open_consultations for p in asked):
             found.append(stage)
     return tuple(found)
 
@@ -296,6 +301,10 @@ def gate_refusal(matrix: RaciMatrix, workflow: Workflow, ticket: TicketFacts, ac
                 if actor.party in PARTY_WORDS else NO_OPEN_CONSULTATION_OF_YOU
     elif spec.gate == "consultable":
         if not consultable_stages(matrix, ticket, spec):
+            if ticket.open_consultations:  # someone to ask, but the question stands
+                stage, party = min(ticket.open_consultations, key=lambda c: (c[0], c[1].value))
+                return STILL_TO_ANSWER % {"party": PARTY_WORDS[party],
+                                          "stage": activity_words(matrix, stage)}
             stage = activity_words(matrix, ticket.activity) if spec.field("stage") is None \
                 else "any stage"
             return NOBODY_TO_CONSULT % {"stage": stage, "layer": layer_words(ticket.layer)}

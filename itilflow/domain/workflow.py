@@ -34,8 +34,11 @@ GATES = frozenset({"consulted", "approvals", "open_consultation", "consultable",
 #: the gates of asking (``consultable``) and answering (``open_consultation``) a consultation
 CONSULTATION_GATES = frozenset({"consultable", "open_consultation"})
 #: whom a ``notify`` point tells: the I parties (footnote 5: only on deviations), the R or A
-#: party of the cell, or the reporter's party (an answer is needed from them)
-NOTIFY_TARGETS = frozenset({"I", "R", "A", "reporter"})
+#: party of the cell, the reporter's party (an answer is needed from them), and of a change's
+#: approval (``gate: approvals``): ``approvers``, the accountable parties whose approval is
+#: still awaited (asked to approve; told when the change ends before they did), and
+#: ``approved``, those that have approved it (told when it is rejected or cancelled)
+NOTIFY_TARGETS = frozenset({"I", "R", "A", "reporter", "approvers", "approved"})
 #: whom a waiting state waits for: a comment from them is news for the party working it, and
 #: fires the state's ``answered_by`` trigger where it names one (the answer resumes the work)
 WAITS_FOR = frozenset({"reporter"})

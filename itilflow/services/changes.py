@@ -11,22 +11,37 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from itilflow.domain import access
 from itilflow.domain.access import Actor
-from itilflow.domain.errors import Conflict, NotFound, NotPermitted, ValidationError
+from itilflow.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    NotPermitted,
+    ValidationError,
+)
 from itilflow.domain.parties import Layer, Party, Role
 from itilflow.models import Consultation, Organisation, System, Ticket, User
 from itilflow.models.change import ChangeTemplate, ChangeWindow, FreezePeriod
 from itilflow.services import directory, tickets
 from itilflow.services.fields import clean_text, parse_instant
+from itilflow.services.history import append_event
 from itilflow.services.rules import Rules
 
 CHANGE_TYPES = ("standard", "normal", "emergency")
 #: states in which a change no longer occupies its window
 INACTIVE_STATES = frozenset({"cancelled", "rejected"})
-TEMPLATE_KEY_MAX = 60
+TEMPLATE_KEY_MAX = 60  # the column's length (models.change.ChangeTemplate.key)
+#: a planned window longer than this is warned about (``window_sanity``)
+WINDOW_WARN_DAYS = 31
+#: the kinds of warning worked out again whenever they are shown (the window's overlaps and
+#: freezes); the others (``window``, ``outside_window``) are kept as recorded
+LIVE_WARNING_KINDS = frozenset({"overlap", "freeze"})
+#: the triggers that start a change's work in production
+IMPLEMENT_TRIGGERS = frozenset({"implement", "install_in_production", "emergency_install"})
 CALENDAR_MAX_DAYS = 400
 CONFIG_ROLES = frozenset({Role.ADMIN, Role.SIT_MANAGER})
 
@@ -71,8 +86,10 @@ def create_template(session: Session, rules: Rules, actor_ctx: Actor, data: dict
     _require_config_role(actor_ctx)
     errors: dict[str, list[str]] = {}
     key = data.get("key")
-    if not isinstance(key, str) or not directory.KEY_RE.match(key):
-        errors["key"] = ["Lower-case letters, digits, '-' and '_', at most 64 characters."]
+    if not isinstance(key, str) or not directory.KEY_RE.match(key) or \
+            len(key) > TEMPLATE_KEY_MAX:
+        errors["key"] = [f"Lower-case letters, digits, '-' and '_', at most {TEMPLATE_KEY_MAX} "
+                         "characters."]
     name = description = None
     try:
         name = clean_text(data.get("name"), "name", required=True, max_length=200)
@@ -80,13 +97,22 @@ def create_template(session: Session, rules: Rules, actor_ctx: Actor, data: dict
     except ValidationError as exc:
         errors.update(exc.errors)
     activity = data.get("activity")
-    if activity not in rules.matrix.activities:
+    if not isinstance(activity, str) or activity not in rules.matrix.activities:
         errors["activity"] = ["Must be an activity of the matrix, e.g. patch_management."]
+        activity = None
+    elif activity in _ticket_activities(rules):
+        errors["activity"] = ["Incidents and problems have workflows of their own: not a "
+                              "change's activity."]
+        activity = None
     try:
         layer = tickets._layer(data.get("layer"), required=True)
     except ValidationError as exc:
         errors.update(exc.errors)
         layer = None
+    if activity is not None and layer is not None and not _has_doer(rules, activity, layer):
+        # e.g. backup on the application layer: taken through the OS or the middleware
+        # (footnote 6), nobody is R there, so no standard change can do it
+        errors["activity"] = ["Nobody is responsible (R) for this activity on this layer."]
     if errors:
         raise ValidationError("The template has invalid fields.", errors)
     if session.scalar(select(ChangeTemplate).where(ChangeTemplate.key == key)) is not None:
@@ -96,6 +122,20 @@ def create_template(session: Session, rules: Rules, actor_ctx: Actor, data: dict
     session.add(template)
     session.flush()
     return template
+
+
+def _ticket_activities(rules: Rules) -> set[str]:
+    """The rows the incident and problem workflows work under (incident_management,
+    problem_management): no standard change's row. (The request workflow's default row,
+    ``restore``, is a row a change may well do.)"""
+    return {wf.activity for kind, wf in rules.workflows.items() if kind in ("incident",
+                                                                          "problem")}
+
+
+def _has_doer(rules: Rules, activity: str, layer: Layer) -> bool:
+    """Whether some party is R (unconditionally) of the activity's row on the layer."""
+    cell = rules.matrix.cell(activity, layer)
+    return any(role.has("R") and not role.on_request for role in cell.roles.values())
 
 
 def list_templates(session: Session, *, include_inactive: bool = False) -> list[ChangeTemplate]:
@@ -166,7 +206,11 @@ def create_freeze_period(session: Session, actor_ctx: Actor, data: dict, *, now:
             if isinstance(data["system"], str) else None
         if system is None:
             errors["system"] = ["No such system."]
-        else:
+        elif customer_id is not None and customer_id != system.customer_id:
+            # a freeze for one customer's system names that customer or none: silently
+            # storing it under the system's owner would freeze another customer's changes
+            errors["system"] = ["The system belongs to another customer."]
+        elif "customer" not in errors:
             system_id, customer_id = system.id, system.customer_id
     if not errors and values["ends_at"] <= values["starts_at"]:
         errors["ends_at"] = ["Must be after starts_at."]
@@ -249,12 +293,99 @@ def window_warnings(session: Session, rules: Rules, *, system: System, start: da
                 FreezePeriod.system_id == system.id))
         .order_by(FreezePeriod.starts_at))
     for period in freezes:
-        warnings.append({
-            "kind": "freeze", "freeze_id": period.id, "name": period.name,
-            "starts_at": period.starts_at.isoformat(), "ends_at": period.ends_at.isoformat(),
-            "message": f"In the freeze period {period.name!r}.",
-        })
+        warnings.append(_freeze_warning(period))
     return warnings
+
+
+def window_sanity(start: datetime, end: datetime, *, now: datetime) -> list[dict[str, Any]]:
+    """Warnings about the window itself, as it is planned at ``now``: it starts in the past
+    (or is over already), or it is longer than ``WINDOW_WARN_DAYS``.
+
+    Warnings, not refusals, as overlaps and freezes are: a change is sometimes recorded after
+    the fact (an emergency change written up once the fire is out), and a long migration may
+    rightly plan weeks; whoever assesses and approves the change sees the warning (the CAB view
+    shows it) and decides. What is never a window, a date outside the calendar's years, is
+    refused by ``parse_instant``. The warning is kept as recorded (``details["warnings"]``):
+    "in the past" is about the moment the window was planned."""
+    warnings: list[dict[str, Any]] = []
+    if end <= now:
+        warnings.append({"kind": "window", "reason": "past",
+                         "message": "The planned window is over already."})
+    elif start < now:
+        warnings.append({"kind": "window", "reason": "started",
+                         "message": "The planned window has started already."})
+    if end - start > timedelta(days=WINDOW_WARN_DAYS):
+        warnings.append({"kind": "window", "reason": "long", "days": (end - start).days,
+                         "message": f"The planned window is longer than {WINDOW_WARN_DAYS} "
+                                    "days."})
+    return warnings
+
+
+def current_warnings(session: Session, rules: Rules,
+                     rows: list[tuple[Ticket, ChangeWindow | None]]
+                     ) -> dict[int, list[dict[str, Any]]]:
+    """The warnings of each change as of now, by ticket id: the overlaps and freezes of its
+    window worked out again (other changes may have been planned since, or cancelled, and
+    freezes added), then the warnings kept as recorded (the window's sanity, an implementation
+    outside the window). Two queries for all the changes together, not two per change."""
+    result: dict[int, list[dict[str, Any]]] = {ticket.id: [] for ticket, _ in rows}
+    windows = [(ticket, window) for ticket, window in rows if window is not None]
+    if windows:
+        ids = [ticket.id for ticket, _ in windows]
+        mine, theirs = aliased(ChangeWindow), aliased(ChangeWindow)
+        other = aliased(Ticket)
+        overlaps = session.execute(
+            select(mine.ticket_id, other, theirs)
+            .join(theirs, and_(theirs.system_id == mine.system_id,
+                               theirs.planned_start < mine.planned_end,
+                               theirs.planned_end > mine.planned_start,
+                               theirs.ticket_id != mine.ticket_id))
+            .join(other, other.id == theirs.ticket_id)
+            .where(mine.ticket_id.in_(ids), other.state.not_in(INACTIVE_STATES),
+                   other.closed_at.is_(None))
+            .order_by(theirs.planned_start, theirs.ticket_id))
+        by_id = {ticket.id: window for ticket, window in windows}
+        by_ticket = {ticket.id: ticket for ticket, _ in windows}
+        for ticket_id, found, window in overlaps:
+            number = tickets.number_of(rules, found)
+            result[ticket_id].append({
+                "kind": "overlap", "ticket": number, "title": found.title,
+                "planned_start": window.planned_start.isoformat(),
+                "planned_end": window.planned_end.isoformat(),
+                "message": f"Overlaps {number} ({found.title}) on "
+                           f"{by_ticket[ticket_id].system.key}.",
+            })
+        begin = min(w.planned_start for w in by_id.values())
+        finish = max(w.planned_end for w in by_id.values())
+        freezes = list(session.scalars(
+            select(FreezePeriod).where(
+                FreezePeriod.starts_at < finish, FreezePeriod.ends_at > begin,
+                or_(and_(FreezePeriod.customer_id.is_(None), FreezePeriod.system_id.is_(None)),
+                    and_(FreezePeriod.customer_id.in_(sorted({w.customer_id for w in by_id.values()})),
+                         FreezePeriod.system_id.is_(None)),
+                    FreezePeriod.system_id.in_(sorted({w.system_id for w in by_id.values()}))))
+            .order_by(FreezePeriod.starts_at, FreezePeriod.id)))
+        for ticket_id, window in by_id.items():
+            for period in freezes:
+                if not (period.starts_at < window.planned_end and
+                        period.ends_at > window.planned_start):
+                    continue
+                if period.system_id is not None and period.system_id != window.system_id:
+                    continue
+                if period.system_id is None and period.customer_id is not None and \
+                        period.customer_id != window.customer_id:
+                    continue
+                result[ticket_id].append(_freeze_warning(period))
+    for ticket, _ in rows:
+        result[ticket.id] += [w for w in (ticket.details or {}).get("warnings", [])
+                              if w.get("kind") not in LIVE_WARNING_KINDS]
+    return result
+
+
+def _freeze_warning(period: FreezePeriod) -> dict[str, Any]:
+    return {"kind": "freeze", "freeze_id": period.id, "name": period.name,
+            "starts_at": period.starts_at.isoformat(), "ends_at": period.ends_at.isoformat(),
+            "message": f"In the freeze period {period.name!r}."}
 
 
 def change_warnings(session: Session, rules: Rules, actor_ctx: Actor, ticket_ref: Any
@@ -264,8 +395,7 @@ def change_warnings(session: Session, rules: Rules, actor_ctx: Actor, ticket_ref
     window = session.get(ChangeWindow, ticket.id)
     if window is None:
         return []
-    return window_warnings(session, rules, system=ticket.system, start=window.planned_start,
-                           end=window.planned_end, exclude_ticket_id=ticket.id)
+    return current_warnings(session, rules, [(ticket, window)])[ticket.id]
 
 
 # --- submit -------------------------------------------------------------------------------
@@ -288,9 +418,12 @@ def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
     planned_start, planned_end, template?, affected_layers?}``.
 
     With ``template`` it is a standard change of that template: pre-approved, its activity and
-    layer from the template. Only the R of the change's row on its layer may raise it. A
+    layer from the template. A standard change names an active template: the template is what
+    pre-approves it (without one it would skip every approval), so a standard change without
+    one is a 422 on ``template``. Only the R of the change's row on its layer may raise it. A
     normal or emergency change records the A of each affected layer as its approvers. An
-    overlapping change on the system, or a freeze period, is a warning kept on the ticket
+    overlapping change on the system, a freeze period, a window that has started already or
+    is longer than ``WINDOW_WARN_DAYS`` (``window_sanity``) is a warning kept on the ticket
     (``details["warnings"]``), not a refusal. The same ``idempotency_key`` gives back the change
     it raised the first time."""
     tickets._require_staff(actor_ctx)
@@ -313,6 +446,9 @@ def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
         errors["change_type"] = ["Must be one of: standard, normal, emergency."]
     elif data.get("template") is not None and change_type != "standard":
         errors["change_type"] = ["A change from a template is a standard change."]
+    elif change_type == "standard" and data.get("template") is None:
+        errors["template"] = ["A standard change is pre-approved by its template: choose one, "
+                              "or raise a normal change."]
     checks = {
         "title": lambda: clean_text(
             data.get("title") or (template.name if template else None), "title", required=True,
@@ -332,6 +468,12 @@ def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
             values[name] = check()
         except ValidationError as exc:
             errors.update(exc.errors)
+    if data.get("template") is not None and template is None:
+        # an unknown or retired template: its error alone, not also those of the fields the
+        # template would have filled in
+        for name in ("title", "layer"):
+            if not data.get(name):
+                errors.pop(name, None)
     if template is not None and values.get("layer") is not None and \
             values["layer"].value != template.layer:
         errors["layer"] = [f"The template {template.key!r} is for the {template.layer} layer."]
@@ -351,12 +493,15 @@ def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
     # An application or middleware change is the customer's, an OS or infrastructure change
     # SIT's: only the party that is R of the change's row on that layer may raise it.
     if not may_raise(rules, actor_ctx, activity, layer):
-        raise NotPermitted(f"A {layer.value} change is raised by the "
-                           f"{rules.matrix.cell(activity, layer).responsible().value}.")
+        words = access.layer_words(layer)  # "An operating system change is raised by SIT."
+        raise NotPermitted(f"{'An' if words[0] in 'aeiou' else 'A'} {words} change is raised by "
+                           + ("SIT." if rules.matrix.cell(activity, layer).responsible()
+                              is Party.PROVIDER else "the customer (or its supplier)."))
     approvers = [] if change_type == "standard" else list(dict.fromkeys(
         rules.matrix.cell(activity, other).accountable.value for other in affected))
     start, end = values["planned_start"], values["planned_end"]
-    warnings = window_warnings(session, rules, system=system, start=start, end=end)
+    warnings = window_warnings(session, rules, system=system, start=start, end=end) + \
+        window_sanity(start, end, now=now)
     details = {
         "change_type": change_type,
         "planned_start": start.isoformat(), "planned_end": end.isoformat(),
@@ -376,6 +521,99 @@ def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
     session.add(ChangeWindow(ticket_id=ticket.id, system_id=system.id,
                              customer_id=system.customer_id, planned_start=start,
                              planned_end=end))
+    session.flush()
+    return ticket
+
+
+# --- reschedule ---------------------------------------------------------------------------
+
+#: the states in which a change's window may still be moved: before its implementation starts
+RESCHEDULE_STATES = ("new", "assessment", "awaiting_approval", "approved")
+
+
+def _reschedule_refusal(session: Session, rules: Rules, actor_ctx: Actor, ticket: Ticket
+                        ) -> DomainError | None:
+    """Why the actor may not move this ticket's window now (None: it may)."""
+    if ticket.kind != "change":
+        return NotFound("No such change.")
+    cell = rules.matrix.cell(ticket.activity, ticket.layer)
+    if not access.holds(actor_ctx, tickets.ticket_facts(session, ticket), cell, "R"):
+        return NotPermitted(f"Only the {cell.responsible(on_request=ticket.on_request).value}, "
+                            "who is responsible for the change, reschedules it.")
+    if ticket.state not in RESCHEDULE_STATES:
+        return InvalidTransition("A change is rescheduled before its implementation starts.")
+    return None
+
+
+def may_reschedule(session: Session, rules: Rules, actor_ctx: Actor, ticket: Ticket) -> bool:
+    """Whether the actor may move the change's window now (the page offers the form)."""
+    return _reschedule_refusal(session, rules, actor_ctx, ticket) is None
+
+
+def reschedule_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
+                      ticket_ref: Any, data: Any, *, now: datetime) -> Ticket:
+    """Move a change's planned window: ``{planned_start, planned_end, comment?}``, by the R of
+    the change (whoever may raise it), before its implementation starts (409 after, 403 for
+    anyone else). The window is checked as at submission (end after start, the calendar's
+    years: 422), and its warnings worked out again for the new window (overlaps, freezes,
+    ``window_sanity``), replacing those of the old one; the ones kept as recorded of what
+    happened (``outside_window``) stay. A postponed change keeps its approvals; the history's
+    ``rescheduled`` event names the old and the new window. A service of its own, not a
+    workflow trigger: the new window is a change of the ChangeWindow row, not of the state."""
+    ticket = tickets.get_ticket(session, rules, actor_ctx, ticket_ref, for_update=True)
+    refusal = _reschedule_refusal(session, rules, actor_ctx, ticket)
+    if refusal is not None:
+        raise refusal
+    if not isinstance(data, dict):
+        raise ValidationError("Expected an object.")
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    checks = {
+        "planned_start": lambda: _instant(data.get("planned_start"), "planned_start"),
+        "planned_end": lambda: _instant(data.get("planned_end"), "planned_end"),
+        "comment": lambda: clean_text(data.get("comment"), "comment", required=False),
+    }
+    for name, check in checks.items():
+        try:
+            values[name] = check()
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    if not errors and values["planned_end"] <= values["planned_start"]:
+        errors["planned_end"] = ["Must be after planned_start."]
+    if errors:
+        raise ValidationError("The new window has invalid fields.", errors)
+    start, end = values["planned_start"], values["planned_end"]
+    window = session.get(ChangeWindow, ticket.id)
+    if window is None:  # pragma: no cover - every change is raised with its window
+        window = ChangeWindow(ticket_id=ticket.id, system_id=ticket.system_id,
+                             customer_id=ticket.customer_id, planned_start=start,
+                             planned_end=end)
+        session.add(window)
+    details = dict(ticket.details or {})
+    old = {"from_start": details.get("planned_start"), "from_end": details.get("planned_end")}
+    if (old["from_start"], old["from_end"]) == (start.isoformat(), end.isoformat()):
+        raise ValidationError("The window is unchanged: give a new start or end.", {
+            "planned_start": ["The window is unchanged."]})
+    window.planned_start, window.planned_end = start, end
+    kept = [w for w in details.get("warnings", []) if w.get("kind") == "outside_window"]
+    details.update(planned_start=start.isoformat(), planned_end=end.isoformat(),
+                   warnings=window_warnings(session, rules, system=ticket.system, start=start,
+                                            end=end, exclude_ticket_id=ticket.id)
+                   + window_sanity(start, end, now=now) + kept)
+    ticket.details = details
+    ticket.updated_at = now
+    session.flush()
+    append_event(session, ticket, kind="rescheduled", actor=actor, now=now, data={
+        **old, "planned_start": start.isoformat(), "planned_end": end.isoformat(),
+        **({"comment": values["comment"]} if values["comment"] else {}),
+        "warnings": [w["message"] for w in details["warnings"]]})
+    # those who approved a window, or are asked to, and the I parties hear that it moved
+    tickets._notify_informed(session, rules, ticket, event="rescheduled", now=now,
+                             deviation=False, actor=actor,
+                             targets=("I", "approved", "approvers"), data={
+                                 "planned_start": start.isoformat(),
+                                 "planned_end": end.isoformat()})
+    tickets._after_change(session, rules, ticket, now, "rescheduled")
     session.flush()
     return ticket
 
@@ -472,17 +710,22 @@ def cab_view(session: Session, rules: Rules, actor_ctx: Actor) -> list[dict[str,
     still approve (per accountable party), who has, and whether this actor may approve now."""
     workflow = rules.workflow("change")
     approve = next((s for s in workflow.transitions if s.gate == "approvals"), None)
-    query = (select(Ticket).where(Ticket.kind == "change",
-                                  Ticket.state.in_(("awaiting_approval", "new", "assessment")))
+    query = (select(Ticket, ChangeWindow)
+             .outerjoin(ChangeWindow, ChangeWindow.ticket_id == Ticket.id)
+             .where(Ticket.kind == "change",
+                    Ticket.state.in_(("awaiting_approval", "new", "assessment")))
              .order_by(Ticket.id))
     query = tickets.visible_to(query, actor_ctx)
+    rows = [(ticket, window) for ticket, window in session.execute(query)
+            if ticket.state == "awaiting_approval"
+            or (ticket.details or {}).get("change_type") == "emergency"]
+    # the warnings as of now, as GET /changes/<id>/warnings and the calendar give them: those
+    # stored at submission go stale as other changes are planned or cancelled
+    warnings = current_warnings(session, rules, rows)
     items = []
-    for ticket in session.scalars(query):
+    for ticket, window in rows:
         details = ticket.details or {}
-        if ticket.state != "awaiting_approval" and details.get("change_type") != "emergency":
-            continue
         fx = tickets.ticket_facts(session, ticket)
-        window = session.get(ChangeWindow, ticket.id)
         item = _change_summary(session, rules, ticket, window)
         if ticket.state == "awaiting_approval":
             pending = access.approvals_pending(rules.matrix, fx,
@@ -493,7 +736,7 @@ def cab_view(session: Session, rules: Rules, actor_ctx: Actor) -> list[dict[str,
             item["awaiting"] = "emergency_authorisation"
         item["pending_approvals"] = [p.value for p in pending]
         item["approvals"] = details.get("approvals", [])
-        item["warnings"] = details.get("warnings", [])
+        item["warnings"] = warnings[ticket.id]
         available = access.available_triggers(rules.matrix, workflow, fx, actor_ctx)
         item["can_approve"] = bool({"approve", "authorise_emergency"} & set(available))
         items.append(item)
@@ -521,11 +764,46 @@ def change_calendar(session: Session, rules: Rules, actor_ctx: Actor, *, start: 
         query = query.where(ChangeWindow.system_id == sys_row.id)
     if not include_inactive:
         query = query.where(Ticket.state.not_in(INACTIVE_STATES))
+    rows = [(ticket, window) for ticket, window in session.execute(query)]
+    warnings = current_warnings(session, rules, rows)
     items = []
-    for ticket, window in session.execute(query):
+    for ticket, window in rows:
         item = _change_summary(session, rules, ticket, window)
-        item["warnings"] = window_warnings(
-            session, rules, system=ticket.system, start=window.planned_start,
-            end=window.planned_end, exclude_ticket_id=ticket.id)
+        item["warnings"] = warnings[ticket.id]
         items.append(item)
     return items
+
+
+# --- checks after a step (``tickets.after_change_hooks``) -----------------------------------
+
+def _implemented_outside_window(session: Session, rules: Rules, ticket: Ticket, now: datetime,
+                                trigger: str) -> None:
+    """Starting the work in production before the planned window or after it is recorded, not
+    refused (an emergency does not wait for its window): a warning on the change
+    (``details["warnings"]``, kind ``outside_window``) and a ``window_deviation`` event in its
+    history, next to the step's own."""
+    window = session.get(ChangeWindow, ticket.id)
+    if window is None or window.planned_start <= now <= window.planned_end:
+        return
+    early = now < window.planned_start
+    warning = {
+        "kind": "outside_window", "trigger": trigger, "at": now.isoformat(),
+        "planned_start": window.planned_start.isoformat(),
+        "planned_end": window.planned_end.isoformat(),
+        "message": "Implemented before its planned window." if early
+        else "Implemented after its planned window.",
+    }
+    details = dict(ticket.details or {})
+    details["warnings"] = [*details.get("warnings", []), warning]
+    ticket.details = details
+    append_event(session, ticket, kind="window_deviation", actor=None, now=now, data=warning)
+
+
+def on_ticket_change(session: Session, rules: Rules, ticket: Ticket, now: datetime,
+                     what: str) -> None:
+    if ticket.kind == "change" and what in IMPLEMENT_TRIGGERS:
+        _implemented_outside_window(session, rules, ticket, now, what)
+
+
+if on_ticket_change not in tickets.after_change_hooks:
+    tickets.after_change_hooks.append(on_ticket_change)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,6 +34,11 @@ INBOX_ROLES = frozenset({Role.CUSTOMER_AGENT, Role.CUSTOMER_MANAGER, Role.SIT_AG
 #: the unread count stops here (the badge says "99+"): counting a neglected inbox costs nothing
 UNREAD_CAP = 99
 ADMIN_ALERT = "admins"
+#: the reasons (``as``) that concern only the party's approval: its managers are mailed (they
+#: approve for it, ``MANAGER_ROLES``), as for an SLA breach; any other reason tells its staff
+APPROVAL_REASONS = frozenset({"approvers", "approved"})
+#: a change's outcome (``complete``) in words
+OUTCOME_WORDS = {"successful": "successful", "failed": "failed", "backed_out": "backed out"}
 
 
 def _english(text: str, **values: Any) -> str:
@@ -67,6 +73,18 @@ def message_text(payload: dict[str, Any], rules: Rules | None = None,
                          "%(state)s again.", comment=payload["comment"], **values)
     if event == "reprioritise" and payload.get("from_priority"):
         return _reprioritised(payload, values, translate)
+    if payload.get("answer"):  # a consultation answered: the working party's gate may open
+        return translate("%(ticket)s: %(actor)s answered your consultation (%(stage)s): "
+                         "\"%(answer)s\" It is %(state)s.", answer=payload["answer"],
+                         stage=label.stage(payload.get("stage")), **values)
+    if event == "rescheduled":  # the approvers approved the old window: they hear of the new
+        return translate("%(ticket)s: %(actor)s moved the planned window to %(start)s - %(end)s; "
+                         "it is %(state)s.", start=_local(payload.get("planned_start"), rules),
+                         end=_local(payload.get("planned_end"), rules), **values)
+    if _asked_to_approve(payload):
+        return translate("%(ticket)s: %(actor)s asks your organisation to approve it; it is "
+                         "now %(state)s.", **values) + " " + \
+            translate("Approve or reject it on the ticket.")
     return " ".join([_what_happened(payload, label, values, translate),
                      *_comment(payload, translate)])
 
@@ -120,6 +138,13 @@ def _what_happened(payload: dict[str, Any], label: _Labels, values: dict[str, An
         return translate("%(ticket)s breached its SLA; it is now %(state)s.", **values)
     if payload.get("to_party"):
         return _handed_over(payload, label, values, translate)
+    if payload.get("outcome") in OUTCOME_WORDS:
+        outcome = translate(OUTCOME_WORDS[payload["outcome"]])
+        if values["actor"]:
+            return translate("%(ticket)s: %(actor)s recorded the outcome: %(outcome)s; it is "
+                             "now %(state)s.", outcome=outcome, **values)
+        return translate("%(ticket)s: the outcome was recorded: %(outcome)s; it is now "
+                         "%(state)s.", outcome=outcome, **values)
     who = "%(actor)s chose " if values["actor"] else ""
     return translate(f"%(ticket)s: {who}\"%(action)s\"; it is now %(state)s.",
                      action=label.trigger(event), **values)
@@ -141,6 +166,24 @@ def _handed_over(payload: dict[str, Any], label: _Labels, values: dict[str, Any]
                      "%(actor)s (\"%(action)s\").", action=action,
                      from_party=translate(_party_words(payload.get("from_party"))),
                      to_party=translate(_party_words(payload["to_party"])), **values)
+
+
+def _local(instant: Any, rules: Rules | None) -> str:
+    """An ISO instant of the payload as the calendar's local time, to the minute."""
+    try:
+        at = datetime.fromisoformat(instant)
+    except (TypeError, ValueError):
+        return str(instant)
+    if rules is not None:
+        at = at.astimezone(ZoneInfo(rules.calendar.timezone))
+    return at.strftime("%Y-%m-%d %H:%M")
+
+
+def _asked_to_approve(payload: dict[str, Any]) -> bool:
+    """An approver told of a step that is no deviation is asked for its approval (a
+    rejection or cancellation, deviations, only tells it the change ended)."""
+    return "approvers" in (payload.get("as") or ()) and not payload.get("deviation") \
+        and payload.get("event") != "rescheduled"
 
 
 def _works_for(payload: dict[str, Any]) -> dict[str, str]:
@@ -234,8 +277,15 @@ def _what_in_short(payload: dict[str, Any], rules: Rules | None,
         return translate("waiting for your answer")
     if event == "consultation":
         return translate("asks for your answer")
-    if event in ("reply", "customer_answered"):
+    if event in ("reply", "customer_answered") or payload.get("answer"):
         return translate("answered")
+    if event == "rescheduled":
+        return translate("window moved")
+    if _asked_to_approve(payload):
+        return translate("asks for your approval")
+    if payload.get("outcome") in OUTCOME_WORDS:
+        return translate("outcome: %(outcome)s",
+                         outcome=translate(OUTCOME_WORDS[payload["outcome"]]))
     if event == "sla_breach":
         return translate("SLA breached")
     if event == "reprioritise" and payload.get("from_priority") == payload.get("priority"):
@@ -285,7 +335,9 @@ def deliver_in_app(session: Session, message_id: str, payload: dict[str, Any], n
     a customer's incident are not mailed as the customer), and the customer's suppliers on the
     ticket's system where the customer is told as R (``_suppliers_told``). Not the person
     whose own step it was (``actor``), but for the receipt of a ticket they raised: the in-app
-    row stays, it is the organisation's inbox."""
+    row stays, it is the organisation's inbox. A party told only of its approval (asked for
+    it, or told that the change it approved ended: ``APPROVAL_REASONS``) is mailed to its
+    managers, who approve for it."""
     deliver_in_app_many(session, [(message_id, payload)], now, rules)
     note = session.scalar(select(Notification).where(Notification.message_id == message_id))
     if note is None:  # no such ticket or party
@@ -295,7 +347,9 @@ def deliver_in_app(session: Session, message_id: str, payload: dict[str, Any], n
         locale_of = dict(session.execute(select(User.email, User.locale)
                                          .where(User.email.in_(admins))).all()) if admins else {}
         return note, [Recipient(e, locale_of.get(e)) for e in sorted(admins)]
-    roles = MANAGER_ROLES if payload.get("event") == "sla_breach" else WORKER_ROLES
+    approval_only = set(payload.get("as") or ()) <= APPROVAL_REASONS and payload.get("as")
+    roles = MANAGER_ROLES if payload.get("event") == "sla_breach" or approval_only \
+        else WORKER_ROLES
     users = list(session.scalars(select(User).where(
         User.organisation_id == note.organisation_id, User.active.is_(True),
         User.role.in_([r.value for r in roles]))))

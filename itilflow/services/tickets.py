@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from itilflow.domain import access
 from itilflow.domain.access import Actor, TicketFacts
 from itilflow.domain.errors import (
+    Conflict,
     DomainError,
     InvalidTransition,
     NotFound,
@@ -132,10 +133,13 @@ def _notify_informed(session: Session, rules: Rules, ticket: Ticket, *, event: s
     """Tell the parties a notify point names (``targets``, see ``workflow.NOTIFY_TARGETS``;
     None: what the workflow's notify point for ``event`` names, else the I parties): the I
     parties (only on deviations where footnote 5 says so), the R or A party, the reporter's
-    side; and ``also`` these (a hand-over: the party that now has the ticket, as its R). One
-    row per party, however many reasons it has; the row says them (``as``: "I", "R", "A",
-    "reporter"), so the delivery knows whom of the party's side to tell (its suppliers are
-    mailed what the customer is told as R: ``notifications.deliver_in_app``)."""
+    side, a change's approvers (``approvers``: those whose approval is still awaited, while
+    the change waits for approvals or as it leaves that wait; ``approved``: those that have
+    approved); and ``also`` these (a hand-over: the party that now has the ticket, as its R).
+    One row per party, however many reasons it has; the row says them (``as``: "I", "R", "A",
+    "reporter", "approvers", "approved"), so the delivery knows whom of the party's side to
+    tell (its suppliers are mailed what the customer is told as R, an approver's managers
+    what only its approval needs: ``notifications.deliver_in_app``)."""
     if targets is None:
         named = [t for spec in rules.workflow(ticket.kind).transitions
                  if spec.trigger == event for t in spec.notify]
@@ -151,6 +155,8 @@ def _notify_informed(session: Session, rules: Rules, ticket: Ticket, *, event: s
             parties = [cell.accountable]
         elif target == "reporter":
             parties = [_reporter_party(ticket)]
+        elif target in ("approvers", "approved"):
+            parties = _approval_parties(rules, ticket, target, (data or {}).get("from_state"))
         else:
             continue
         for party in parties:
@@ -164,6 +170,24 @@ def _notify_informed(session: Session, rules: Rules, ticket: Ticket, *, event: s
             "actor": actor.email if actor else None, "deviation": deviation,
             "as": sorted(set(why)), **(data or {}),
         }, now=now, ticket_id=ticket.id)
+
+
+def _approval_parties(rules: Rules, ticket: Ticket, target: str, from_state: str | None
+                      ) -> list[Party]:
+    """A change's ``approved`` parties (``details["approvals"]``), or its ``approvers`` whose
+    approval is still awaited (``details["approvers"]`` minus them): only while the ticket
+    waits for approvals (a state a ``gate: approvals`` step leaves) or as it leaves that
+    wait (rejected, cancelled), not before it was ever asked."""
+    details = ticket.details or {}
+    given = list(dict.fromkeys(Party(a["party"]) for a in details.get("approvals", ())))
+    if target == "approved":
+        return given
+    waiting = {source for spec in rules.workflow(ticket.kind).transitions
+               if spec.gate == "approvals" for source in spec.sources}
+    if ticket.state not in waiting and from_state not in waiting:
+        return []
+    return [Party(p) for p in dict.fromkeys(details.get("approvers", ()))
+            if Party(p) not in given]
 
 
 # --- hooks for the timing layer (SLA, paging) -----------------------------------------------
@@ -843,13 +867,15 @@ def _fire(session: Session, rules: Rules, actor: User, actor_ctx: Actor, ticket:
         _open_consultations(session, rules, ticket, actor, values, now)
         event_data["stage"] = values["stage"]
     elif trigger == "answer_consultation":
-        _answer_consultation(session, ticket, actor, actor_ctx, values, now)
+        _answer_consultation(session, rules, ticket, actor, actor_ctx, values, now)
         event_data["stage"] = values["stage"]
     elif spec.gate == "approvals" and trigger == "approve":
         details["approvals"] = [*details.get("approvals", ()), {
             "party": actor_ctx.party.value, "by": actor.email, "at": now.isoformat(),
             "comment": values.get("comment")}]
         event_data["approved_for"] = actor_ctx.party.value
+    elif trigger == "reject" and actor_ctx.party is not None:
+        event_data["rejected_for"] = actor_ctx.party.value  # whose refusal, as approved_for
     if trigger == "acknowledge":
         if ticket.acknowledged_at is None:
             ticket.acknowledged_at, ticket.acknowledged_by = now, actor.email
@@ -916,6 +942,10 @@ def _notice_data(values: dict[str, Any], from_state: str, to_state: str,
         data.update(from_party=handover[0], to_party=handover[1])
     if values.get("comment"):
         data["comment"] = values["comment"]
+    if values.get("answer"):  # a consultation answered: the stage and the answer
+        data.update(stage=values.get("stage"), answer=values["answer"])
+    if values.get("outcome"):  # a change's outcome: successful, failed, backed_out
+        data["outcome"] = values["outcome"]
     if values.get("from_priority"):  # reprioritise: old and new priority (``_reprioritise``)
         data.update(from_priority=values["from_priority"], priority=values["priority"])
     return data
@@ -980,6 +1010,17 @@ def _open_consultations(session: Session, rules: Rules, ticket: Ticket, actor: U
         raise InvalidTransition(access.NOBODY_TO_CONSULT % {
             "stage": access.activity_words(rules.matrix, stage),
             "layer": access.layer_words(layer)})
+    asked = session.scalar(select(Consultation.party).where(
+        Consultation.ticket_id == ticket.id, Consultation.activity == stage,
+        Consultation.party.in_([p.value for p in parties]), Consultation.answered_at.is_(None))
+        .limit(1))
+    if asked is not None:
+        # the party would be asked to answer twice (two notices, two open rows, one answer
+        # closing only one): the open question stands
+        raise Conflict(access.STILL_TO_ANSWER % {
+            "party": access.PARTY_WORDS[Party(asked)],
+            "stage": access.activity_words(rules.matrix, stage)},
+            {"stage": ["A consultation on this stage is open already."]})
     for party in parties:
         session.add(Consultation(ticket_id=ticket.id, activity=stage, party=party.value,
                                  question=values["question"], asked_by_id=actor.id, asked_at=now))
@@ -990,8 +1031,8 @@ def _open_consultations(session: Session, rules: Rules, ticket: Ticket, actor: U
             "deviation": False}, now=now, ticket_id=ticket.id)
 
 
-def _answer_consultation(session: Session, ticket: Ticket, actor: User, actor_ctx: Actor,
-                         values: dict[str, Any], now: datetime) -> None:
+def _answer_consultation(session: Session, rules: Rules, ticket: Ticket, actor: User,
+                         actor_ctx: Actor, values: dict[str, Any], now: datetime) -> None:
     party = actor_ctx.party.value if actor_ctx.party else None
     values["stage"] = values.get("stage") or ticket.activity
     open_one = session.scalar(
@@ -1000,7 +1041,8 @@ def _answer_consultation(session: Session, ticket: Ticket, actor: User, actor_ct
             Consultation.party == party, Consultation.answered_at.is_(None))
         .order_by(Consultation.id).limit(1))
     if open_one is None:
-        raise InvalidTransition(f"No open consultation of the {party} on {values['stage']}.")
+        stage = access.activity_words(rules.matrix, values["stage"])  # its label, not its key
+        raise InvalidTransition(f"No open consultation of the {party} on {stage}.")
     open_one.answer = values["answer"]
     open_one.answered_by_id = actor.id
     open_one.answered_at = now

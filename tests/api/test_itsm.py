@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-START, END = "2026-12-01T20:00:00+01:00", "2026-12-01T22:00:00+01:00"
-RANGE = {"from": "2026-11-30T00:00:00+00:00", "to": "2026-12-03T00:00:00+00:00"}
+START, END = "2036-12-01T20:00:00+01:00", "2036-12-01T22:00:00+01:00"
+RANGE = {"from": "2036-11-30T00:00:00+00:00", "to": "2036-12-03T00:00:00+00:00"}
 
 
 def change(api, email="agent@sit.test", system="kort", **fields):
@@ -86,8 +86,8 @@ def test_templates_and_a_standard_change_from_one(api):
 
 def test_affected_layers_freezes_calendar_and_isolation(api):
     freeze = ok(api.post("/freeze-periods", "boss@sit.test", {
-        "name": "Christmas", "customer": "GST", "starts_at": "2026-12-01T00:00:00+01:00",
-        "ends_at": "2026-12-02T00:00:00+01:00", "reason": "Peak season"}), 201)
+        "name": "Christmas", "customer": "GST", "starts_at": "2036-12-01T00:00:00+01:00",
+        "ends_at": "2036-12-02T00:00:00+01:00", "reason": "Peak season"}), 201)
     assert api.post("/freeze-periods", "agent@gst.test", {
         "name": "x", "starts_at": START, "end_at": END}).status_code in (403, 422)
     assert api.post("/freeze-periods", "agent@gst.test", {

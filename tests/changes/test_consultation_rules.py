@@ -84,12 +84,14 @@ def test_the_answer_form_lists_the_stages_asked(session, rules, world):
          question="Tuesday?")
     assert stage_choices(session, rules, world, "agent@gst.test", change) == (
         "installation_test", "operational_test")  # the workflow's order
-    assert len(stage_choices(session, rules, world, "agent@sit.test", change, "consult")) == 7
+    # the seven stages with someone to ask, but the two whose question stands
+    asked = stage_choices(session, rules, world, "agent@sit.test", change, "consult")
+    assert len(asked) == 5 and not {"installation_test", "operational_test"} & set(asked)
     fire(session, rules, world, "agent@gst.test", change, "answer_consultation",
          stage="installation_test", answer="Yes.")
     assert stage_choices(session, rules, world, "boss@gst.test", change) == ("operational_test",)
     with pytest.raises(InvalidTransition, match="No open consultation of the customer on "
-                                                "acceptance_test"):
+                                                "Acceptance test"):
         fire(session, rules, world, "agent@gst.test", change, "answer_consultation",
              stage="acceptance_test", answer="Yes.")
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import event, select
 
 from itilflow.models import Ticket
-from itilflow.services import ticket_pages, tickets
+from itilflow.services import changes, ticket_pages, tickets
 from tests.changes.common import fire, submit_change
 from tests.changes.test_changes import approved_os_change
 from tests.conftest import WORK_TIME
@@ -46,7 +46,11 @@ def _mixed_page(session, rules, world):
          stage="installation_test", question="Tuesday?")
     fire(session, rules, world, "agent@gst.test", consulted, "answer_consultation",
          stage="installation_test", answer="Yes")
-    submit_change(session, rules, world, change_type="standard")
+    _, admin = world.actor(session, "admin@sit.test")
+    changes.create_template(session, rules, admin, {
+        "key": "os-patch", "name": "OS patch", "activity": "patch_management",
+        "layer": "operating_system"}, now=WORK_TIME)
+    submit_change(session, rules, world, change_type="standard", template="os-patch")
     session.commit()
 
 
