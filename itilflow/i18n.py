@@ -527,6 +527,13 @@ DA: dict[str, str] = {
         "Hændelsen er allerede knyttet til dette problem.",
     "The incident is not linked to this problem.": "Hændelsen er ikke knyttet til dette problem.",
     "The incident belongs to another customer.": "Hændelsen tilhører en anden kunde.",
+    "The ticket given is not an incident.": "Den angivne sag er ikke en hændelse.",
+    "Not an incident.": "Ikke en hændelse.",
+    "The ticket is not a problem.": "Sagen er ikke et problem.",
+    "Not a problem.": "Ikke et problem.",
+    "The layer is unchanged: choose another layer.": "Laget er uændret: vælg et andet lag.",
+    "an incident you cannot see": "en hændelse, du ikke kan se",
+    "a problem you cannot see": "et problem, du ikke kan se",
     "Admins do not comment on tickets.": "Administratorer kommenterer ikke sager.",
     # refusals of a trigger without values (domain/access.py; the others are in DA_PATTERNS)
     "This change already has your approval.": "Ændringen er allerede godkendt af dig.",
@@ -967,7 +974,7 @@ DA_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (r"Unknown trigger '(?P<trigger>.+)' for a (?P<kind>\w+)\.", "Ukendt handling: %(trigger)s."),
     (r"'(?P<trigger>\w+)' waits for the consultation of: (?P<parties>.+)\.",
      "\"%(trigger)s\" venter på høringssvar fra %(parties)s."),
-    (r"No open consultation of the (?P<party>\w+) on (?P<stage>\w+)\.",
+    (r"No open consultation of the (?P<party>\w+) on (?P<stage>.+)\.",
      "Der er ingen åben høring af %(party)s om %(stage)s."),
     (r"The consultation on (?P<stage>.+?) waits for the answer of (?P<party>.+?): wait for it "
      r"before asking again\.",
@@ -1046,6 +1053,14 @@ DA_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (r"Not a trigger of the (?P<kind>\w+) workflow\.", "Ikke en handling i denne arbejdsgang."),
     (r"No user with email (?P<email>.+)\.", "Ingen bruger med e-mailen %(email)s."),
     (r"No system (?P<key>.+)\.", "Intet system %(key)s."),
+    (r"(?P<name>\w+) is not a date-time\.", "%(name)s er ikke et tidspunkt."),
+    (r"A year from (?P<lo>\d+) to (?P<hi>\d+)\.", "Et årstal fra %(lo)s til %(hi)s."),
+    (r"(?P<number>[A-Z]+-\d+|-?\d+) is not an incident of this system's customer\.",
+     "%(number)s er ikke en hændelse hos systemets kunde."),
+    (r"An? (?P<layer>.+) change is raised by SIT\.",
+     "En ændring på laget %(layer)s oprettes af SIT."),
+    (r"An? (?P<layer>.+) change is raised by the customer \(or its supplier\)\.",
+     "En ændring på laget %(layer)s oprettes af kunden (eller dens leverandør)."),
     # why a ticket is or is not paged (domain/paging.py, services/paging.py)
     (r"after hours: paging the on-call of the (?P<party>\w+)",
      "uden for arbejdstid: vagten hos %(party)s kaldes"),
@@ -1112,7 +1127,17 @@ def _layer_words(value: str) -> str:
     return danish(value.replace("_", " ").capitalize()).lower()
 
 
+def _choice_words(values: str) -> str:
+    """The choices a "Must be one of" message lists, in Danish words where there are some (a
+    layer, a risk); the others as they are."""
+    from itilflow.domain.parties import Layer
+
+    layers = {layer.value for layer in Layer}
+    return ", ".join(_layer_words(v) if v in layers else danish(v) for v in values.split(", "))
+
+
 _PART = {
+    "values": lambda value, _groups: _choice_words(value),
     "trigger": lambda value, groups: _trigger_label(value, groups.get("kind")),
     "state": lambda value, _groups: danish(value),
     "stage": lambda value, _groups: "nogen fase" if value == "any stage" else _activity_label(value),

@@ -20,7 +20,7 @@ from itilflow.api.errors import API_PREFIX, error_docs
 from itilflow.domain.access import Actor
 from itilflow.models import Ticket, TicketEvent, User, problem_incidents
 from itilflow.runtime import db, runtime, utcnow
-from itilflow.services import known, ticket_pages, tickets
+from itilflow.services import known, problems, ticket_pages, tickets
 from itilflow.services.paging_view import paging_of, paging_of_many
 from itilflow.services.rules import Rules
 from itilflow.services.sla import sla_of
@@ -35,8 +35,12 @@ errors = error_docs(blp)
 Links = dict[int, dict[str, list[dict[str, Any]]]]
 
 
-def links_of(session: Session, rules: Rules, ticket_ids: list[int]) -> Links:
-    """Problem <-> incident links of several tickets in one query (a list page stays flat)."""
+def links_of(session: Session, rules: Rules, ticket_ids: list[int],
+             actor: Actor | None = None) -> Links:
+    """Problem <-> incident links of several tickets in one query (a list page stays flat),
+    each list in id order. With ``actor``, only the linked tickets it may see are named (a
+    supplier is not told of an incident on a system it is not attached to): one more query,
+    and only for callers who do not see every ticket."""
     links: Links = {i: {"incidents": [], "problems": []} for i in ticket_ids}
     if not ticket_ids:
         return links
@@ -45,7 +49,12 @@ def links_of(session: Session, rules: Rules, ticket_ids: list[int]) -> Links:
         select(pi.c.problem_id, pi.c.incident_id)
         .where(or_(id_in(session, pi.c.problem_id, ticket_ids),
                    id_in(session, pi.c.incident_id, ticket_ids)))
-        .order_by(pi.c.problem_id, pi.c.incident_id))
+        .order_by(pi.c.problem_id, pi.c.incident_id)).all()
+    if actor is not None and rows and tickets.visibility_clause(actor) is not None:
+        named = sorted({i for row in rows for i in row})
+        seen = set(session.scalars(tickets.visible_to(
+            select(Ticket.id).where(id_in(session, Ticket.id, named)), actor)))
+        rows = [(p, i) for p, i in rows if p in seen and i in seen]
     prefix = {kind: rules.workflow(kind).prefix for kind in ("incident", "problem")}
     for problem_id, incident_id in rows:
         if problem_id in links:
@@ -67,7 +76,7 @@ def ticket_view(session: Session, rules: Rules, actor: Actor, ticket: Ticket, no
         # one query tells whether there are links and paging to read (usually not)
         seen = known.get(session, ticket.id) or known.load(session, ticket.id)
         if links is None:
-            links = links_of(session, rules, [ticket.id]) if seen.linked else \
+            links = links_of(session, rules, [ticket.id], actor) if seen.linked else \
                 {ticket.id: {"incidents": [], "problems": []}}
     return {
         "id": ticket.id, "number": tickets.number_of(rules, ticket), "kind": ticket.kind,
@@ -94,12 +103,18 @@ def ticket_view(session: Session, rules: Rules, actor: Actor, ticket: Ticket, no
     }
 
 
-def event_view(session: Session, event: TicketEvent) -> dict[str, Any]:
+def event_view(session: Session, event: TicketEvent, hidden: set[int] | None = None
+               ) -> dict[str, Any]:
+    """One history event; ``hidden``: the seqs of link events naming a ticket the reader may
+    not see (``problems.hidden_link_events``), whose number the reader is not told."""
     actor = session.get(User, event.actor_id) if event.actor_id else None
+    data = dict(event.data or {})
+    if hidden and event.seq in hidden:
+        data = problems.redacted_link(data)
     return {"seq": event.seq, "kind": event.kind, "trigger": event.trigger,
             "from_state": event.from_state, "to_state": event.to_state,
             "actor": actor.email if actor else None, "actor_label": event.actor_label,
-            "data": dict(event.data or {}), "created_at": event.created_at}
+            "data": data, "created_at": event.created_at}
 
 
 def _submitted(submit, data: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +179,7 @@ class TicketList(MethodView):
         rows, next_cursor = tickets.list_tickets(
             session, rules, actor, tickets.TicketFilters(**several), cursor=cursor, limit=limit)
         ticket_pages.attach_related(session, rows)  # the page's systems and users, not per row
-        links = links_of(session, rules, [t.id for t in rows])
+        links = links_of(session, rules, [t.id for t in rows], actor)
         paging = paging_of_many(session, rows)
         triggers = ticket_pages.available_transitions_many(session, rules, actor, rows)
         page = {"items": [ticket_view(session, rules, actor, t, now, links, paging[t.id],
@@ -233,9 +248,12 @@ class Events(MethodView):
         ticket = tickets.get_ticket(session, rules, actor, ticket_id)
         if cursor is None and limit is None:
             # the shape clients of the contract read: the whole history
-            return [event_view(session, e) for e in tickets.events_of(session, ticket)]
+            rows = tickets.events_of(session, ticket)
+            hidden = problems.hidden_link_events(session, rules, actor, rows)
+            return [event_view(session, e, hidden) for e in rows]
         rows, next_cursor = tickets.events_page(session, ticket, cursor=cursor, limit=limit or 50)
-        return jsonify(s.EventPage().dump({"items": [event_view(session, e) for e in rows],
+        hidden = problems.hidden_link_events(session, rules, actor, rows)
+        return jsonify(s.EventPage().dump({"items": [event_view(session, e, hidden) for e in rows],
                                            "next_cursor": next_cursor}))
 
 

@@ -83,6 +83,7 @@ class Ticket(Base):
         primaryjoin=id == problem_incidents.c.problem_id,
         secondaryjoin=id == problem_incidents.c.incident_id,
         back_populates="problems",
+        order_by=problem_incidents.c.incident_id,  # a defined order: oldest incident first
         lazy="select",
     )
     problems: Mapped[list[Ticket]] = relationship(
@@ -90,6 +91,7 @@ class Ticket(Base):
         primaryjoin=id == problem_incidents.c.incident_id,
         secondaryjoin=id == problem_incidents.c.problem_id,
         back_populates="incidents",
+        order_by=problem_incidents.c.problem_id,
         lazy="select",
     )
 

@@ -8,6 +8,7 @@ Services flush and never commit; the caller commits once.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from itilflow.domain.errors import (
     NotPermitted,
     ValidationError,
 )
-from itilflow.models import Ticket, User
+from itilflow.models import Ticket, TicketEvent, User
 from itilflow.services import directory, known, tickets
 from itilflow.services.fields import clean_text
 from itilflow.services.history import append_event
@@ -49,9 +50,15 @@ def _words(*texts: str | None) -> set[str]:
     return {w for w in found if w not in STOPWORDS and not w.isdecimal()}
 
 
+#: a ticket of another kind where a problem or an incident is wanted: (message, field error)
+WRONG_KIND = {"incident": ("The ticket given is not an incident.", "Not an incident."),
+              "problem": ("The ticket is not a problem.", "Not a problem.")}
+
+
 def _kind(ticket: Ticket, kind: str, name: str) -> None:
     if ticket.kind != kind:
-        raise ValidationError(f"{name} must be a {kind}.", {name: [f"Not a {kind}."]})
+        message, error = WRONG_KIND[kind]
+        raise ValidationError(message, {name: [error]})
 
 
 def _may_link(rules: Rules, actor_ctx: Actor, problem: Ticket, incident: Ticket) -> bool:
@@ -97,6 +104,8 @@ def unlink_incident(session: Session, rules: Rules, actor: User, actor_ctx: Acto
                     problem_ref: Any, incident_ref: Any, *, now: datetime) -> Ticket:
     """Remove a link; both histories record it. An incident not linked is a 409."""
     problem, incident = _pair(session, rules, actor_ctx, problem_ref, incident_ref)
+    if rules.workflow("problem").is_final(problem.state):
+        raise InvalidTransition("The problem is closed; open a new one.")
     if incident not in problem.incidents:
         raise Conflict("The incident is not linked to this problem.")
     problem.incidents.remove(incident)
@@ -116,6 +125,38 @@ def _record_link(session: Session, rules: Rules, actor: User, problem: Ticket, i
                  data={"problem": tickets.number_of(rules, problem)})
     session.flush()
     known.forget(session, problem.id, incident.id)  # their links changed: read them again
+
+
+#: the history events of a link, and the keys naming the other ticket in their data
+LINK_EVENTS = ("linked", "unlinked")
+LINK_KEYS = ("incident", "problem")
+
+
+def hidden_link_events(session: Session, rules: Rules, actor_ctx: Actor,
+                       events: Iterable[TicketEvent]) -> set[int]:
+    """The ``seq`` of each link event of one ticket's history that names a ticket the actor
+    may not see (a supplier reading a problem whose incident is on a system it is not attached
+    to). The history keeps the number; such a reader is told only that a ticket it cannot see
+    was linked (``redacted_link``), as the ticket's ``incidents``/``problems`` leave it out."""
+    named: dict[int, list[int]] = {}
+    for event in events:
+        if event.kind not in LINK_EVENTS:
+            continue
+        data = event.data or {}
+        ticket_id = tickets.ticket_id_of(rules, data.get("incident") or data.get("problem"))
+        if ticket_id is not None:
+            named.setdefault(ticket_id, []).append(event.seq)
+    if not named or tickets.visibility_clause(actor_ctx) is None:
+        return set()
+    seen = set(session.scalars(tickets.visible_to(
+        select(Ticket.id).where(Ticket.id.in_(list(named))), actor_ctx)))
+    return {seq for ticket_id, seqs in named.items() if ticket_id not in seen for seq in seqs}
+
+
+def redacted_link(data: dict[str, Any]) -> dict[str, Any]:
+    """A link event's data as a reader who may not see the other ticket reads it: the other
+    ticket's number is null, and ``hidden`` says why."""
+    return {**{k: None if k in LINK_KEYS else v for k, v in data.items()}, "hidden": True}
 
 
 def _summary(rules: Rules, ticket: Ticket) -> dict[str, Any]:
@@ -224,7 +265,7 @@ def resolve_linked_incidents(session: Session, rules: Rules, actor: User, actor_
             result.update(result="already_resolved", state=incident.state)
         elif "resolve" not in tickets.available_transitions(session, rules, actor_ctx, incident):
             result.update(result="not_permitted", state=incident.state,
-                          reason=f"The {incident.responsible_party} resolves this incident.")
+                          reason=_why_not_resolve(session, rules, actor_ctx, incident))
         else:
             try:
                 fired = tickets.fire_transition(session, rules, actor, actor_ctx, incident.id,
@@ -234,3 +275,18 @@ def resolve_linked_incidents(session: Session, rules: Rules, actor: User, actor_
                 result.update(result="failed", state=incident.state, reason=exc.message)
         results.append(result)
     return results
+
+
+def _why_not_resolve(session: Session, rules: Rules, actor_ctx: Actor, incident: Ticket) -> str:
+    """Why this actor may not resolve the incident now, as the refusal of ``resolve`` says it
+    (who may, and why; or why not in its state): sentences the Danish catalogue knows."""
+    workflow = rules.workflow("incident")
+    fx = tickets.ticket_facts(session, incident)
+    try:
+        spec = workflow.spec_for(incident.state, "resolve", fx.fields)
+    except DomainError as exc:
+        return exc.message
+    if not access.may_fire(rules.matrix, workflow, fx, actor_ctx, spec):
+        return access.refusal(rules.matrix, workflow, fx, actor_ctx, spec)
+    return access.gate_refusal(rules.matrix, workflow, fx, actor_ctx, spec) or \
+        access.refusal(rules.matrix, workflow, fx, actor_ctx, spec)

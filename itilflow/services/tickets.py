@@ -404,7 +404,10 @@ def submit_problem(session: Session, rules: Rules, actor: User, actor_ctx: Actor
         if incident is None or incident.kind != "incident" or not access.can_see(
             actor_ctx, facts(incident)
         ) or (system is not None and incident.customer_id != system.customer_id):
-            errors.setdefault("incidents", []).append(f"No incident {incident_id} here.")
+            number = f"{rules.workflow('incident').prefix}-{incident_id:06d}" \
+                if incident_id > 0 else str(incident_id)
+            errors.setdefault("incidents", []).append(
+                f"{number} is not an incident of this system's customer.")
         else:
             incidents.append(incident)
     if errors:
@@ -839,6 +842,9 @@ def _fire(session: Session, rules: Rules, actor: User, actor_ctx: Actor, ticket:
 
     if "layer" in values and values["layer"] is not None:
         new_layer = values["layer"]
+        if new_layer == ticket.layer:  # as reprioritise refuses the same impact and urgency
+            unchanged = ["The layer is unchanged: choose another layer."]
+            raise ValidationError(unchanged[0], {"layer": unchanged})
         event_data["from_layer"] = ticket.layer
         old_party = ticket.responsible_party
         ticket.layer = new_layer

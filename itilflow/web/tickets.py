@@ -13,11 +13,13 @@ from itilflow.domain.errors import DomainError, StaleTicket, UnknownTrigger, Val
 from itilflow.domain.parties import Party, Role
 from itilflow.domain.workflow import FieldSpec, TransitionSpec
 from itilflow.runtime import db, runtime, utcnow
+from itilflow.services import problems as problem_services
 from itilflow.services import queues, ticket_detail, tickets
 from itilflow.services.sla import sla_of
 from itilflow.web.common import (
     LAYER_WORDS,
     actor,
+    assignee_names,
     home_endpoint,
     is_staff,
     local_time,
@@ -117,6 +119,8 @@ def render_ticket(ticket, *, errors: dict[str, Any] | None = None, open_trigger:
         change=ticket_detail.change_card(session, rules, ctx, ticket),
         problem=ticket_detail.problem_card(session, rules, ctx, ticket),
         problems=ticket_detail.linked_problems(session, rules, ctx, ticket),
+        hidden_links=problem_services.hidden_link_events(session, rules, ctx, events),
+        assignee_names=assignee_names(session, events),
         stage_label=_stage_label, iso_time=_iso_time,
     ), status
 
@@ -179,7 +183,9 @@ def fire(number: str, trigger: str):
         ticket = tickets.get_ticket(db(), rules, ctx, number)
         flash(_("Someone changed this ticket meanwhile. The page now shows the latest version: "
                 "check it and try again."), "error")
-        return render_ticket(ticket, status=409)
+        # what the user typed stays in the form (the new version goes with it)
+        return render_ticket(ticket, status=409, open_trigger=trigger,
+                             values=request.form.to_dict())
     except UnknownTrigger as exc:
         db().rollback()  # an action the page never offered: no form to show its error under
         flash(exc.message, "error")

@@ -64,7 +64,7 @@ def test_catalogue_keeps_the_placeholders():
      "\"Start installationsprøve\" venter på høringssvar fra kunden."),
     ("No open consultation of the customer on installation_test.",
      "Der er ingen åben høring af kunden om Installationsprøve."),
-    ("Must be one of: low, medium, high.", "Skal være en af: low, medium, high."),
+    ("Must be one of: low, medium, high.", "Skal være en af: lav, middel, høj."),
     ("At most 200 characters.", "Højst 200 tegn."),
     ("the provider has no escalation levels for this system",
      "SIT har ingen eskaleringsniveauer for dette system"),

@@ -181,7 +181,8 @@ def test_a_problem_groups_two_incidents(app, world, rt, login):
     foreign = sit.post("/agent/new/problem", data=_form(
         sit, "/agent/new/problem", **fields, incidents=f"{one} {other_customer}"))
     assert foreign.status_code == 422
-    assert f"No incident {int(other_customer[4:])} here." in foreign.get_data(as_text=True)
+    assert f"{other_customer} is not an incident of this system&#39;s customer." in \
+        foreign.get_data(as_text=True)
 
     response = sit.post("/agent/new/problem", data=_form(
         sit, "/agent/new/problem", **fields, incidents=f"{one.lower()},  {two}"))
