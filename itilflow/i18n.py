@@ -234,6 +234,23 @@ DA: dict[str, str] = {
     "j/k move, Enter opens, x selects, / searches": "j/k flytter, Enter åbner, x vælger, / søger",
     "%(ok)d assigned.": "%(ok)d tildelt.",
     "Not assigned: %(tickets)s.": "Ikke tildelt: %(tickets)s.",
+    # stale forms and duplicate names (qa6)
+    "Someone changed it after the queue was shown: open it and check":
+        "En anden har ændret den, efter køen blev vist: åbn den, og tjek den",
+    "Another admin saved this system after you opened the form. The form now shows the saved "
+    "values: make your change again.":
+        "En anden administrator har gemt systemet, efter du åbnede formularen. Formularen viser "
+        "nu de gemte værdier: lav din ændring igen.",
+    "Another admin saved these levels after you opened the form. The form now shows the saved "
+    "levels: make your change again.":
+        "En anden administrator har gemt niveauerne, efter du åbnede formularen. Formularen "
+        "viser nu de gemte niveauer: lav din ændring igen.",
+    "Already exists.": "Findes allerede.",
+    "Another system has this name.": "Et andet system har dette navn.",
+    "No user name or password in the address: put secrets in the hook's signing secret or "
+    "routing key.":
+        "Intet brugernavn eller adgangskode i adressen: læg hemmeligheder i hookens "
+        "signeringsnøgle eller routing-nøgle.",
     "Change your own password on your account page.":
         "Skift din egen adgangskode på din kontoside.",
     "Select at least one ticket.": "Vælg mindst én sag.",

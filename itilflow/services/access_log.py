@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, text
@@ -20,7 +20,7 @@ from itilflow.domain.access import Actor
 from itilflow.domain.errors import NotPermitted, ValidationError
 from itilflow.domain.parties import Role
 from itilflow.models import AccessLogEntry, User
-from itilflow.services.fields import MAX_ID, parse_id, parse_instant
+from itilflow.services.fields import MAX_ID, YEARS, parse_id, parse_instant
 from itilflow.services.outbox import enqueue
 
 GENESIS = "0" * 64
@@ -146,21 +146,47 @@ class AccessFilters:
     target: str | None = None
 
 
-def _parse_when(value: Any, name: str) -> datetime | None:
+def _parse_when(value: Any, name: str, *, days_in: tzinfo | None = None) -> datetime | None:
+    """An instant, from an ISO date or date-time (without an offset: UTC). ``days_in``: a
+    date alone is a whole day in that zone (the page's date fields): ``since`` its start,
+    ``until`` the start of the next day (so ``until`` that date includes it)."""
     if value in (None, ""):
         return None
+    if days_in is not None and isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            day = None
+        if day is not None and date(YEARS[0], 1, 2) <= day <= date(YEARS[1], 12, 30):
+            if name == "until":
+                day += timedelta(days=1)
+            return datetime(day.year, day.month, day.day, tzinfo=days_in).astimezone(UTC)
     return parse_instant(value, name, naive=UTC,
                          hint="An ISO 8601 date or date-time.").astimezone(UTC)
 
 
-def parse_filters(args: dict[str, Any]) -> AccessFilters:
+def parse_filters(args: dict[str, Any], *, days_in: tzinfo | None = None) -> AccessFilters:
+    """The filters of the API's query (``since``/``until``: instants; a date alone is its
+    midnight UTC, ``until`` before it, as documented) or, with ``days_in``, of the access-log
+    page, whose date fields mean whole days in that zone: ``until`` 2 Dec includes 2 Dec."""
     action = args.get("action") or None
     if action is not None and action not in ACTIONS:
         raise ValidationError("Unknown action.", {"action": ["One of: " + ", ".join(ACTIONS) + "."]})
     actor = (args.get("actor") or "").strip().lower()[:254] or None
     target = (args.get("target") or "").strip()[:200] or None
-    return AccessFilters(actor=actor, action=action, since=_parse_when(args.get("since"), "since"),
-                         until=_parse_when(args.get("until"), "until"), target=target)
+    return AccessFilters(actor=actor, action=action,
+                         since=_parse_when(args.get("since"), "since", days_in=days_in),
+                         until=_parse_when(args.get("until"), "until", days_in=days_in),
+                         target=target)
+
+
+def export_query(filters: AccessFilters) -> dict[str, str]:
+    """The API's query (``/api/v1/audit/access?format=csv``) for the same entries as
+    ``filters``: the page's days as the instants they stand for."""
+    query = {"actor": filters.actor, "action": filters.action, "target": filters.target,
+             "since": filters.since.isoformat() if filters.since else None,
+             "until": filters.until.isoformat() if filters.until else None}
+    return {k: v for k, v in query.items() if v}
 
 
 def require_auditor(actor: Actor | None) -> None:

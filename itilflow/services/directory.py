@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 import unicodedata
@@ -10,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -18,6 +19,7 @@ from itilflow.domain.access import Actor
 from itilflow.domain.errors import Conflict, NotFound, NotPermitted, ValidationError
 from itilflow.domain.parties import ROLE_ORG_KIND, OrgKind, Role
 from itilflow.models import ApiToken, Organisation, System, User
+from itilflow.services import locks
 from itilflow.services.fields import clean_text, parse_id
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -57,10 +59,39 @@ def refuse_invisible(value: str | None, name: str) -> str | None:
     return value
 
 
+def fold_name(name: str) -> str:
+    """A name as compared for "the same name": compatibility forms, case (non-ASCII too:
+    "ÆRØ" is "ærø") and runs of whitespace folded. Compared in Python, not with SQL ``lower``,
+    which folds only ASCII on SQLite."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def same_name(session: Session, column: Any, name: str, *, lock_key: str,
+              exclude: Any = None) -> str | None:
+    """The existing name in ``column`` that is ``name`` but for case and spacing (None: free),
+    ``exclude``: a clause leaving out the row being renamed. ``lock_key``: checks of the same
+    names take turns until the transaction ends, so two differently cased twins created at
+    once cannot both pass. The tables named so (organisations, systems, pager hooks) hold tens
+    of rows: they are read whole."""
+    locks.key_lock(session, f"names:{lock_key}")
+    wanted = fold_name(name)
+    query = select(column)
+    if exclude is not None:
+        query = query.where(exclude)
+    return next((n for n in session.scalars(query) if fold_name(n) == wanted), None)
+
+
+def single_line_name(value: Any, name: str, *, max_length: int = 200) -> str:
+    """A name shown on one line (an organisation's): stripped, each run of whitespace (a tab,
+    a newline, two spaces) one space, and no invisible characters."""
+    text = refuse_invisible(clean_text(value, name, max_length=max_length), name)
+    return " ".join(text.split())
+
+
 def create_organisation(session: Session, *, name: Any, kind: Any, now: datetime,
                         actor: Actor | None = None) -> Organisation:
     require_admin(actor)
-    name = refuse_invisible(clean_text(name, "name", max_length=200), "name")
+    name = single_line_name(name, "name")
     if name.lower() in RESERVED_ORG_NAMES:
         raise ValidationError(f"{name!r} is reserved.", {"name": [
             "Reserved: 'all' and '*' mean every customer in reports."]})
@@ -68,8 +99,9 @@ def create_organisation(session: Session, *, name: Any, kind: Any, now: datetime
         raise ValidationError("Unknown organisation kind.",
                               {"kind": ["Must be one of: customer, provider, supplier."]})
     # "geodatastyrelsen" is Geodatastyrelsen: two of them would split one customer's tickets
-    if session.scalar(select(Organisation.id).where(func.lower(Organisation.name) == name.lower())):
-        raise Conflict(f"An organisation named {name!r} exists already.",
+    existing = same_name(session, Organisation.name, name, lock_key="organisations")
+    if existing is not None:
+        raise Conflict(f"An organisation named {existing!r} exists already.",
                        {"name": ["Already exists."]})
     org = Organisation(name=name, kind=kind, created_at=now)
     session.add(org)
@@ -318,6 +350,18 @@ def _suppliers(session: Session, names: Any) -> list[Organisation]:
     return orgs
 
 
+def _system_name(session: Session, value: Any, *, system: System | None = None) -> str:
+    """A system's name: one line, no invisible characters, and no other system's name but for
+    case and spacing (two "Matrikelarkivet" in a picker cannot be told apart). 422 on ``name``."""
+    name = single_line_name(value, "name")
+    taken = same_name(session, System.name, name, lock_key="systems",
+                      exclude=System.id != system.id if system is not None else None)
+    if taken is not None:
+        raise ValidationError(f"A system named {taken!r} exists already.",
+                              {"name": ["Another system has this name."]})
+    return name
+
+
 def create_system(session: Session, *, key: Any, name: Any, customer: Any, environments: Any,
                   vagtordning: Any = False, options: Any = None, suppliers: Any = None,
                   now: datetime, actor: Actor | None = None) -> System:
@@ -325,7 +369,7 @@ def create_system(session: Session, *, key: Any, name: Any, customer: Any, envir
     if not isinstance(key, str) or not KEY_RE.match(key):
         raise ValidationError("Not a valid system key.",
                               {"key": ["Lower-case letters, digits, - and _, at most 64."]})
-    name = clean_text(name, "name", max_length=200)
+    name = _system_name(session, name)
     try:
         org = organisation_by_name(session, customer)
     except NotFound:
@@ -344,11 +388,39 @@ def create_system(session: Session, *, key: Any, name: Any, customer: Any, envir
     return system
 
 
+def system_fingerprint(system: System) -> str:
+    """A short digest of what the system's edit form changes (name, environments, vagtordning,
+    options, suppliers), as it is now: the form carries the one it was drawn with, and
+    ``update_system`` refuses the save when the system has changed since."""
+    options = system.options or {}
+    state = {"name": system.name, "environments": list(system.environments),
+             "vagtordning": bool(system.vagtordning),
+             "options": {k: bool(options.get(k, False))
+                         for k in ("load_balancer", "dedicated_physical")},
+             "suppliers": sorted(o.name for o in system.suppliers)}
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:20]
+
+
+#: what a save of a form drawn before another admin's save is told (409)
+SYSTEM_CHANGED = ("Another admin saved this system after you opened the form. The form now "
+                  "shows the saved values: make your change again.")
+
+
 def update_system(session: Session, system: System, changes: dict[str, Any], *,
-                  actor: Actor | None = None) -> System:
+                  actor: Actor | None = None, expected: str | None = None) -> System:
+    """Change a system (admin). ``expected``: the ``system_fingerprint`` the editing form was
+    drawn with; when the system has changed since (another admin saved), nothing is changed
+    and the answer is 409 (``Conflict``), never a silent undo of the other save. Checked under
+    the system's row lock, so two saves from forms drawn alike cannot both pass."""
     require_admin(actor)
+    locks.sqlite_write_lock(session)
+    session.scalar(select(System.id).where(System.id == system.id).with_for_update())
+    session.refresh(system)  # as saved by whoever held the lock before
+    session.expire(system, ["suppliers"])
+    if expected is not None and expected != system_fingerprint(system):
+        raise Conflict(SYSTEM_CHANGED)
     if "name" in changes:
-        system.name = clean_text(changes["name"], "name", max_length=200)
+        system.name = _system_name(session, changes["name"], system=system)
     if "environments" in changes:
         system.environments = _environments(changes["environments"])
     if "vagtordning" in changes:

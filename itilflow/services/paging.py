@@ -9,6 +9,8 @@ in ``tickets.after_change_hooks``.
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import secrets
 import uuid
 from datetime import datetime, timedelta
@@ -62,10 +64,22 @@ def _clean_url(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError("url is required.", {"url": ["Missing data for required field."]})
     value = value.strip()
-    parts = urlsplit(value)
-    if len(value) > URL_MAX or parts.scheme not in ("http", "https") or not parts.hostname \
+    if len(value) > URL_MAX:
+        raise ValidationError("url is too long.", {"url": [f"At most {URL_MAX} characters."]})
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+        parts, hostname = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not hostname \
             or any(ord(c) <= 32 for c in value):
         raise ValidationError("url is not an http(s) URL.", {"url": ["An http:// or https:// URL."]})
+    if "@" in parts.netloc:
+        # the hooks table shows the address to every admin, and pages log it: a password
+        # in it would be out in the open
+        raise ValidationError("url has a user name or password in it.", {"url": [
+            "No user name or password in the address: put secrets in the hook's signing "
+            "secret or routing key."]})
     return value
 
 
@@ -82,7 +96,8 @@ def _hook_values(data: dict[str, Any], *, allowed: frozenset[str], current: Page
     errors: dict[str, list[str]] = {k: ["Unknown field."] for k in sorted(set(data) - allowed)}
     values: dict[str, Any] = {}
     for name, check in (
-        ("name", lambda: names.clean_path_name(data.get("name"), "name", max_length=NAME_MAX)),
+        ("name", lambda: directory.refuse_invisible(names.clean_path_name(
+            data.get("name"), "name", max_length=NAME_MAX), "name")),
         ("url", lambda: _clean_url(data.get("url"))),
     ):
         if name in allowed and (current is None or name in data):
@@ -124,8 +139,10 @@ def create_hook(session: Session, actor: Actor, data: dict[str, Any], *, now: da
     secret (shown once)."""
     directory.require_admin(actor)
     values, generated = _hook_values(data, allowed=HOOK_FIELDS, current=None)
-    if session.scalar(select(PagerHook.id).where(PagerHook.name == values["name"])) is not None:
-        raise Conflict(f"A pager hook named {values['name']!r} exists.")
+    # "KORT-L1" beside "kort-l1" would be two hooks nobody tells apart in a picker
+    taken = directory.same_name(session, PagerHook.name, values["name"], lock_key="pager_hooks")
+    if taken is not None:
+        raise Conflict(f"A pager hook named {taken!r} exists.")
     hook = PagerHook(**values, active=True, created_at=now)
     session.add(hook)
     session.flush()
@@ -223,17 +240,38 @@ def hook_json(hook: PagerHook, *, secret: str | None = None) -> dict[str, Any]:
 
 # --- escalation policies ------------------------------------------------------------------
 
-def set_escalation(session: Session, actor: Actor, system_key: Any, data: dict[str, Any]
-                   ) -> tuple[System, str, list[EscalationLevel]]:
-    """Replace a system's escalation levels for one party (admin)."""
+def escalation_fingerprint(levels: list[EscalationLevel]) -> str:
+    """A short digest of one party's levels as they are (hook, delay, schedule of each): the
+    escalation form carries the one it was drawn with (``set_escalation``'s ``expected``)."""
+    state = [[lv.hook.name, lv.delay_seconds, lv.schedule.name if lv.schedule else None]
+             for lv in levels]
+    return hashlib.sha256(json.dumps(state).encode()).hexdigest()[:20]
+
+
+#: what a save of an escalation form drawn before another admin's save is told (409)
+ESCALATION_CHANGED = ("Another admin saved these levels after you opened the form. The form "
+                      "now shows the saved levels: make your change again.")
+
+
+def set_escalation(session: Session, actor: Actor, system_key: Any, data: dict[str, Any],
+                   *, expected: str | None = None) -> tuple[System, str, list[EscalationLevel]]:
+    """Replace a system's escalation levels for one party (admin). ``expected``: the
+    ``escalation_fingerprint`` of the party's levels the form was drawn with; when they have
+    changed since (another admin saved), nothing is replaced: 409 (``Conflict``). Saves of one
+    system's levels take turns on its row lock."""
     directory.require_admin(actor)
     system = directory.system_for(session, actor, system_key)
+    locks.sqlite_write_lock(session)
+    session.scalar(select(System.id).where(System.id == system.id).with_for_update())
     errors: dict[str, list[str]] = {}
     for name in sorted(set(data) - {"party", "levels"}):
         errors[name] = ["Unknown field."]
     party = data.get("party")
     if party not in ("provider", "customer"):
         errors["party"] = ["Must be provider or customer."]
+    elif expected is not None and \
+            expected != escalation_fingerprint(levels_of(session, system.id, party)):
+        raise Conflict(ESCALATION_CHANGED)
     raw_levels = data.get("levels")
     levels: list[tuple[PagerHook, int, int | None]] = []
     if not isinstance(raw_levels, list) or len(raw_levels) > MAX_LEVELS:

@@ -127,6 +127,14 @@ def _reporter_party(ticket: Ticket) -> Party:
         or Party.CUSTOMER
 
 
+def clean_title(value: Any) -> str:
+    """A ticket's title: required, at most ``TITLE_MAX`` characters, and no invisible format
+    characters (U+200B, a bidi override ...): a title of nothing but those cannot be seen or
+    clicked in a queue, one with U+202E reads reversed. 422 on ``title``."""
+    return directory.refuse_invisible(
+        clean_text(value, "title", required=True, max_length=TITLE_MAX), "title")
+
+
 def _notify_informed(session: Session, rules: Rules, ticket: Ticket, *, event: str, now: datetime,
                      deviation: bool, actor: User | None, data: dict[str, Any] | None = None,
                      targets: tuple[str, ...] | None = None, also: tuple[Party, ...] = ()) -> None:
@@ -224,6 +232,7 @@ def _new_ticket(session: Session, rules: Rules, *, kind: str, actor: User, actor
                 outage: bool = False, on_request: bool = False,
                 reporter: User | None = None) -> Ticket:
     """``reporter``: the person the ticket is for, when ``actor`` logs it for them (a caller)."""
+    clean_title(title)  # every kind's title (changes, requests too) has no invisible characters
     workflow = rules.workflow(kind)
     reporter = reporter or actor
     ticket = Ticket(
@@ -281,7 +290,7 @@ def submit_incident(session: Session, rules: Rules, actor: User, actor_ctx: Acto
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
     checks = {
-        "title": lambda: clean_text(data.get("title"), "title", required=True, max_length=TITLE_MAX),
+        "title": lambda: clean_title(data.get("title")),
         "description": lambda: clean_text(data.get("description"), "description", required=False)
         or "",
         "impact": lambda: _level(data.get("impact"), "impact"),
@@ -381,7 +390,7 @@ def submit_problem(session: Session, rules: Rules, actor: User, actor_ctx: Actor
         errors["system"] = ["No such system."]
     title = description = layer = None
     try:
-        title = clean_text(data.get("title"), "title", required=True, max_length=TITLE_MAX)
+        title = clean_title(data.get("title"))
     except ValidationError as exc:
         errors.update(exc.errors)
     try:
@@ -798,12 +807,19 @@ def fire_transition(session: Session, rules: Rules, actor: User, actor_ctx: Acto
     return _fire(session, rules, actor, actor_ctx, ticket, ticket_fx, spec, values, now=now)
 
 
+#: why the bulk action did not assign a ticket that changed after the queue was shown
+CHANGED_SINCE_SHOWN = "Someone changed it after the queue was shown: open it and check"
+
+
 def assign_many(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
-                numbers: list[str], assignee: Any, *, now: datetime
+                numbers: list[str], assignee: Any, *, now: datetime,
+                versions: dict[str, Any] | None = None
                 ) -> tuple[list[str], list[tuple[str, DomainError]]]:
     """Assign each ticket of ``numbers`` (the queue's bulk action): one transaction, a savepoint
     per ticket, so one refused (not visible, not the actor's party's, closed) keeps the others.
-    Returns the numbers assigned and each refused number with its error.
+    Returns the numbers assigned and each refused number with its error. ``versions``: each
+    ticket's version as the queue showed it; a ticket changed since (a colleague assigned it
+    meanwhile) is refused (``StaleTicket``, ``CHANGED_SINCE_SHOWN``), never overwritten.
 
     On SQLite the write lock is taken before the first SAVEPOINT: a SAVEPOINT opens a deferred
     transaction, whose later upgrade to writing fails at once ("database is locked") while
@@ -815,7 +831,11 @@ def assign_many(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
         savepoint = session.begin_nested()
         try:
             fire_transition(session, rules, actor, actor_ctx, number, "assign",
-                            {"assignee": assignee}, now=now)
+                            {"assignee": assignee}, now=now,
+                            version=(versions or {}).get(number))
+        except StaleTicket:
+            savepoint.rollback()
+            refused.append((number, StaleTicket(CHANGED_SINCE_SHOWN)))
         except DomainError as exc:
             savepoint.rollback()
             refused.append((number, exc))

@@ -143,9 +143,15 @@ def system(key: str):
     errors: dict = {}
     if request.method == "POST":
         try:
-            directory.update_system(db(), found, _system_changes(request.form), actor=actor())
+            # the form's fingerprint of the system as drawn: the service refuses the save if
+            # another admin saved since (409), so their change is not silently undone
+            directory.update_system(db(), found, _system_changes(request.form), actor=actor(),
+                                    expected=request.form.get("fingerprint"))
         except DomainError as exc:
             db().rollback()
+            if exc.status == 409:
+                found = _system_or_404(key)
+                return _system_page(found, stale=exc.message)
             errors = exc.errors or {"name": [exc.message]}
         else:
             flash(_("Saved."), "ok")
@@ -154,9 +160,11 @@ def system(key: str):
 
 
 def _system_page(found: System, *, errors: dict | None = None, form=None,
-                 escalation: dict | None = None):
+                 escalation: dict | None = None, stale: str | None = None):
     """The systems list with one system's edit form and its escalation levels. ``escalation``
-    is a refused escalation form to draw again: ``{party, form, errors, message}``."""
+    is a refused escalation form to draw again: ``{party, form, errors, message}`` (``form``
+    None: refused as stale, drawn with the saved levels). ``stale``: the edit form was refused
+    because the system changed since it was drawn (409); it shows the saved values."""
     who = actor()
     hooks = paging.selectable_hooks(db(), who)
     schedules = oncall.list_schedules(db(), who)
@@ -167,16 +175,21 @@ def _system_page(found: System, *, errors: dict | None = None, form=None,
         parties.append({
             "party": party, "label": PARTY_WORDS[party], "levels": levels,
             "save": f"Save the {party}'s levels",
-            "rows": _rows_of_form(refused["form"]) if refused else _rows_of_levels(levels),
+            "rows": _rows_of_form(refused["form"]) if refused and refused["form"] is not None
+            else _rows_of_levels(levels),
+            "fingerprint": paging.escalation_fingerprint(levels),
             "errors": refused["errors"] if refused else {},
             "message": refused["message"] if refused else None,
         })
     rows = list(db().scalars(select(System).order_by(System.key)))
     failed = bool(errors) or escalation is not None
+    status = 409 if stale or (escalation and escalation["form"] is None) else \
+        422 if failed else 200
     return render_template("admin/systems.html", systems=rows, orgs=_orgs(), errors=errors or {},
                            form=form if errors else {}, edit=found, tab="systems",
                            parties=parties, hooks=hooks, schedules=schedules,
-                           delay_words=delay_words), 422 if failed else 200
+                           delay_words=delay_words, stale=stale,
+                           fingerprint=directory.system_fingerprint(found)), status
 
 
 # --- escalation ---------------------------------------------------------------------------
@@ -279,15 +292,18 @@ def escalation(key: str):
     found = _system_or_404(key)
     body, row_of = _escalation_body(request.form)
     try:
-        _system, party, _levels = paging.set_escalation(db(), actor(), key, body)
+        _system, party, _levels = paging.set_escalation(
+            db(), actor(), key, body, expected=request.form.get("fingerprint"))
     except DomainError as exc:
         if exc.status not in (409, 422):
             raise
         db().rollback()
         party = body["party"] if body["party"] in PARTIES else PARTIES[0]
+        found = _system_or_404(key)
+        # stale (409): drawn again with the levels another admin saved, not the refused rows
         return _system_page(found, escalation={
-            "party": party, "form": request.form, "errors": _row_errors(exc.errors, row_of),
-            "message": exc.message})
+            "party": party, "form": None if exc.status == 409 else request.form,
+            "errors": _row_errors(exc.errors, row_of), "message": exc.message})
     flash(_("Escalation saved: %(party)s.", party=_(PARTY_WORDS[party])), "ok")
     return redirect(url_for("admin.system", key=key, _anchor="escalation"), 303)
 

@@ -105,7 +105,7 @@ def perform(api, email: str, op: str, scope: str, tickets: dict[str, dict]):
             "email": f"u{n}@gst.test", "organisation": "GST", "role": "reporter",
             "password": PASSWORD}),
         "create_system": lambda: api.post("/systems", email, {
-            "key": f"sys{n}", "name": "S", "customer": "GST", "environments": ["production"]}),
+            "key": f"sys{n}", "name": f"S{n}", "customer": "GST", "environments": ["production"]}),
         "list_systems": lambda: api.get("/systems", email),
         "get_system": lambda: api.get(f"/systems/{system}", email),
         "patch_system": lambda: api.call("PATCH", f"/systems/{system}", email,
