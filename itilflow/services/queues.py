@@ -98,7 +98,7 @@ def queue_tickets(session: Session, rules: Rules, actor_ctx: Actor, queue: str,
                             Ticket.sla_due_at <= now + AT_RISK)
     else:
         query = query.where(Ticket.state.in_(active_states))
-    query = _filtered(query, filters, actor_ctx)
+    query = _filtered(session, query, filters, actor_ctx)
     after = _cursor_decode(cursor)
     if after is not None:
         due_at, after_id = after
@@ -119,7 +119,7 @@ def queue_tickets(session: Session, rules: Rules, actor_ctx: Actor, queue: str,
     return rows, next_cursor
 
 
-def _filtered(query, filters: QueueFilters, actor_ctx: Actor):
+def _filtered(session: Session, query, filters: QueueFilters, actor_ctx: Actor):
     errors: dict[str, list[str]] = {}
     if filters.system:
         query = query.join(System, Ticket.system_id == System.id).where(System.key == filters.system)
@@ -147,13 +147,8 @@ def _filtered(query, filters: QueueFilters, actor_ctx: Actor):
             query = query.where(Ticket.assignee_id == parse_id(filters.assignee))
         else:
             errors["assignee"] = ["me, none or a user id."]
-    if filters.q:
-        q = filters.q.strip()[:200]
-        match = tickets.NUMBER_RE.match(q.upper())
-        conditions = [Ticket.title.ilike(f"%{tickets._escape_like(q)}%", escape="\\")]
-        if match and 0 < int(match.group(2)[:12]) <= tickets.MAX_ID:
-            conditions.append(Ticket.id == int(match.group(2)))
-        query = query.where(or_(*conditions))
+    if filters.q:  # the title, or the number by its digits: the API list's own rule
+        query = query.where(tickets.search_clause(session, filters.q))
     if errors:
         raise ValidationError("Invalid filters.", errors)
     return query

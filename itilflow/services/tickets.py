@@ -672,12 +672,7 @@ def list_tickets(session: Session, rules: Rules, actor_ctx: Actor, filters: Tick
     errors: dict[str, list[str]] = {}
     query = query.where(*_filter_clauses(session, rules, actor_ctx, filters, errors))
     if filters.q:
-        q = filters.q.strip()[:200]
-        match = NUMBER_RE.match(q.upper())
-        conditions = [Ticket.title.ilike(f"%{_escape_like(q)}%", escape="\\")]
-        if match and int(match.group(2)) <= MAX_ID:
-            conditions.append(Ticket.id == int(match.group(2)))
-        query = query.where(or_(*conditions))
+        query = query.where(search_clause(session, filters.q))
     after = _cursor_decode(cursor)
     if errors:
         raise ValidationError("Invalid filters.", errors)
@@ -690,6 +685,38 @@ def list_tickets(session: Session, rules: Rules, actor_ctx: Actor, filters: Tick
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_clause(session: Session, q: str) -> Any:
+    """What a search for ``q`` finds (the API's list and the agent's queue): titles holding it,
+    in any letter case, also beyond ASCII ("SØGNING" finds "Søgning"); and the ticket whose
+    number it names, with its prefix or by its digits alone: ``CHG-10``, ``CHG-000010``,
+    ``000010`` and ``10`` all find CHG-000010. One condition on the same rows: no statement
+    more, and no slower than the title match itself."""
+    q = q.strip()[:200]
+    match = NUMBER_RE.match(q.upper())
+    digits = match.group(2) if match else q if q.isascii() and q.isdigit() and len(q) <= 12 \
+        else None
+    conditions = [_title_contains(session, q)]
+    if digits and 0 < int(digits) <= MAX_ID:
+        conditions.append(Ticket.id == int(digits))
+    return or_(*conditions)
+
+
+def _title_contains(session: Session, q: str) -> Any:
+    """SQLite's LIKE folds the case of ASCII letters only: a search with other letters is a GLOB
+    that names both cases of each letter (``*[Ss][Øø]*``). PostgreSQL's ILIKE folds them all
+    (in a UTF-8 locale)."""
+    if q.isascii() or session.get_bind().dialect.name != "sqlite":
+        return Ticket.title.ilike(f"%{_escape_like(q)}%", escape="\\")
+    return Ticket.title.op("GLOB")("*" + "".join(_glob_char(c) for c in q) + "*")
+
+
+def _glob_char(char: str) -> str:
+    lower, upper = char.lower(), char.upper()
+    if lower != upper and len(lower) == len(upper) == 1:
+        return f"[{lower}{upper}]"
+    return f"[{char}]" if char in "*?[" else char
 
 
 # --- transitions --------------------------------------------------------------------------

@@ -8,15 +8,16 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
-from itilflow.domain.errors import DomainError
+from itilflow.domain.errors import DomainError, ValidationError
 from itilflow.models import Ticket, User
 from itilflow.runtime import db, runtime, utcnow
 from itilflow.services import directory, queues, tickets
 from itilflow.services.rules import Rules
 from itilflow.services.sla import sla_paused
 from itilflow.web.common import (
+    LAYER_NAMES,
     STAFF_ROLES,
     actor,
     me,
@@ -71,6 +72,8 @@ class QueueRow(NamedTuple):
     due_state: str
     #: no due time and the clock paused
     paused: bool
+    #: the ticket's version as shown: the bulk action refuses a ticket changed since
+    version: int
 
 
 def queue_rows(rules: Rules, rows: list[Ticket], now: datetime) -> list[QueueRow]:
@@ -78,6 +81,8 @@ def queue_rows(rules: Rules, rows: list[Ticket], now: datetime) -> list[QueueRow
     # a ticket number never needs quoting in a path: build the address once, not per row
     url_of = url_for("ticket.show", number="NUMBER").rsplit("NUMBER", 1)
     states: dict[tuple[str, str], tuple[str, str]] = {}
+    # the layer in the filter's words ("Operating system"), translated once per page
+    layers = {key: _(name) for key, name in LAYER_NAMES.items()}
     at_risk = now + queues.AT_RISK
     found = []
     for t in rows:
@@ -90,13 +95,13 @@ def queue_rows(rules: Rules, rows: list[Ticket], now: datetime) -> list[QueueRow
         found.append(QueueRow(
             number=number, url=url_of[0] + number + url_of[1], title=t.title, outage=t.outage,
             after_hours=t.after_hours, system=t.system.name, environment=t.environment,
-            layer=t.layer.replace("_", " ") if t.layer else None, priority=t.priority,
+            layer=layers.get(t.layer, t.layer) if t.layer else None, priority=t.priority,
             state_category=state[0], state_label=state[1],
             assignee=t.assignee.name if t.assignee else None,
             due=strftime(due_at.astimezone(zone), "%d %b %H:%M") if due_at else None,
             due_state="" if due_at is None else "breached" if due_at < now
             else "risk" if due_at <= at_risk else "",
-            paused=due_at is None and sla_paused(t, now)))
+            paused=due_at is None and sla_paused(t, now), version=t.version))
     return found
 
 
@@ -104,9 +109,20 @@ def _page(queue: str):
     ctx = actor()
     now = utcnow()
     rules = runtime().rules
-    rows, next_cursor = queues.queue_tickets(db(), rules, ctx, queue, _filters(), now=now,
-                                             cursor=request.args.get("cursor"))
-    return {"queue": queue, "rows": queue_rows(rules, rows, now), "next_cursor": next_cursor}
+    cursor, notice = request.args.get("cursor"), None
+    filters = _filters()
+    try:
+        rows, next_cursor = queues.queue_tickets(db(), rules, ctx, queue, filters, now=now,
+                                                 cursor=cursor)
+    except ValidationError as exc:
+        if not cursor or "cursor" not in (exc.errors or {}):
+            raise
+        # a page link edited by hand (or cut short): the first page and why, on the page as on
+        # its rows alone (/agent/rows), rather than an empty queue or a refusal
+        rows, next_cursor = queues.queue_tickets(db(), rules, ctx, queue, filters, now=now)
+        notice = _("That page link is not valid: showing the first page.")
+    return {"queue": queue, "rows": queue_rows(rules, rows, now), "next_cursor": next_cursor,
+            "notice": notice}
 
 
 @bp.get("")
@@ -121,24 +137,44 @@ def queue():
     environments = sorted({env for s in systems for env in s.environments})
     states = sorted({(n, s.label) for wf in runtime().rules.workflows.values()
                      for n, s in wf.states.items() if not s.final})
+    # a deactivated colleague stays in the assignee filter while open tickets are theirs (the
+    # template marks them and leaves them out of bulk assignment): the same one statement, the
+    # open tickets of deactivated users joined (an active user's are not read)
+    held = and_(Ticket.assignee_id == User.id, User.active.is_(False),
+                Ticket.state.in_([n for n, _label in states]))
     colleagues = list(db().scalars(
-        select(User).where(User.organisation_id == ctx.organisation_id, User.active.is_(True),
-                           User.role.in_([r.value for r in STAFF_ROLES])).order_by(User.name)))
+        select(User).outerjoin(Ticket, held)
+        .where(User.organisation_id == ctx.organisation_id,
+               or_(User.active.is_(True), Ticket.id.is_not(None)),
+               User.role.in_([r.value for r in STAFF_ROLES]))
+        .distinct().order_by(User.name)))
     try:
         page = _page(name)
     except DomainError as exc:
-        flash(exc.message, "error")
-        page = {"queue": name, "rows": [], "next_cursor": None}
+        flash(_refusal(exc), "error")  # the filters to correct, and why
+        page = {"queue": name, "rows": [], "next_cursor": None, "notice": None}
+    notice = page.pop("notice")  # shown once, above the table
+    if notice:
+        flash(notice, "warn")
     kept = {k: v for k, v in request.args.items() if k in FILTER_NAMES and v}
     kept["queue"] = name
     next_url = url_for("agent.queue", cursor=page["next_cursor"], **kept) \
         if page["next_cursor"] else None
-    refresh_url = url_for("agent.rows", cursor=request.args.get("cursor") or None, **kept)
+    refresh_url = url_for("agent.rows", cursor=None if notice else request.args.get("cursor") or None,
+                          **kept)
     return render_template(
         "agent/queue.html", next_url=next_url, refresh_url=refresh_url, queues=queues.QUEUES,
         labels=QUEUE_LABELS, systems=systems, environments=environments,
         states=states, colleagues=colleagues, args=request.args,
         **page)
+
+
+def _refusal(exc: DomainError) -> str:
+    """A refused queue request in the reader's language: the message and each field's reason
+    ("Not a valid cursor. Use the next page link.")."""
+    reasons = [_(r) for field in sorted(exc.errors or {}) for r in exc.errors[field]
+               if isinstance(r, str)]
+    return " ".join([_(exc.message), *reasons])
 
 
 @bp.get("/rows")
@@ -167,6 +203,13 @@ def bulk_assign():
     rules = runtime().rules
     ctx = actor()
     numbers = [n for n in request.form.getlist("ticket")[:200] if n]
+    # each row's version as the queue showed it (``version_<number>``); a version that is no
+    # number goes to the service as sent, which refuses it for that ticket
+    versions = {}
+    for number in numbers:
+        raw = request.form.get(f"version_{number}")
+        if raw is not None:
+            versions[number] = int(raw) if raw.isdecimal() and len(raw) < 19 else raw
     target = request.form.get("assignee") or "me"
     assignee = me().id if target == "me" else int(target) if target.isdecimal() and len(target) < 12 \
         else target
@@ -174,7 +217,8 @@ def bulk_assign():
     if not numbers:
         flash(_("Select at least one ticket."), "error")
         return redirect(back, 303)
-    ok, refused = tickets.assign_many(db(), rules, me(), ctx, numbers, assignee, now=utcnow())
+    ok, refused = tickets.assign_many(db(), rules, me(), ctx, numbers, assignee, now=utcnow(),
+                                      versions=versions)
     failed = [f"{number} ({_(_reason(exc)).rstrip('.')})" for number, exc in refused]
     message = _("%(ok)d assigned.", ok=len(ok))
     if failed:

@@ -14,6 +14,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
 
 from itilflow.domain.access import Actor
 from itilflow.domain.errors import DomainError
@@ -30,6 +31,15 @@ LAYER_WORDS = {
     "operating_system": "the server's operating system",
     "infrastructure": "hardware, storage or network",
 }
+#: a layer's short name, as the queue's filter and its layer column show it
+LAYER_NAMES = {
+    "application": "Application",
+    "middleware": "Middleware",
+    "operating_system": "Operating system",
+    "infrastructure": "Infrastructure",
+}
+#: a ticket whose layer is not known yet, in the same words wherever it is shown
+LAYER_UNKNOWN = "Unknown"
 IMPACT_WORDS = {1: "Many people or a whole service", 2: "A group of people or part of a service",
                 3: "One person or a small part"}
 URGENCY_WORDS = {1: "Work has stopped: it must be fixed now", 2: "Work is hampered: fix it today",
@@ -104,7 +114,17 @@ def state_category(kind: str, state: str) -> str:
 
 
 def layer_label(layer: str | None) -> str:
-    return _(LAYER_WORDS[layer]) if layer in LAYER_WORDS else _("don't know")
+    return _(LAYER_WORDS[layer]) if layer in LAYER_WORDS else _(LAYER_UNKNOWN)
+
+
+def assignee_names(session, events) -> dict[str, str]:
+    """The names of the people a ticket's history assigned (it keeps their emails), in one
+    statement: for the ticket page's timeline (``assignee_names=`` in its context; without it
+    the page names those it already knows: the actors, the assignee, the reporter)."""
+    emails = {e.data.get("assignee") for e in events if isinstance(e.data, dict)} - {None}
+    if not emails:
+        return {}
+    return dict(session.execute(select(User.email, User.name).where(User.email.in_(emails))).all())
 
 
 def safe_next(target: str | None) -> str | None:
@@ -132,7 +152,7 @@ def error_page(status: int, title: str, message: str):
 def domain_error_page(exc: DomainError):
     titles = {404: _("Not found"), 403: _("Not allowed"), 409: _("Conflict"),
               422: _("Bad request")}
-    message = exc.message
+    message = exc.message if wants_json() else _(exc.message)  # in the reader's language
     if exc.status == 404:
         message = _("There is nothing here, or you may not see it.")
     return error_page(exc.status, titles.get(exc.status, _("Bad request")), message)

@@ -92,7 +92,7 @@ def test_incident_from_portal_to_triage_to_the_customers_queue(browser, server, 
                                    "are fine.")
     agent.get_by_role("button", name="Reclassify layer").click()
     agent.wait_for_load_state()
-    assert agent.get_by_text("handed over from provider to customer").is_visible()
+    assert agent.get_by_text("handed over from SIT to the customer").is_visible()
     agent.goto("/agent?queue=triage")
     assert agent.locator("#queue-rows tr", has_text=number).count() == 0
 

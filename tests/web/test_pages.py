@@ -114,7 +114,7 @@ def test_agent_triage_reclassify_hands_over(app, world, rt, login):
     customer_queue = login("agent@gst.test").get("/agent?queue=mine").get_data(as_text=True)
     assert number in customer_queue
     timeline = sit.get(f"/tickets/{number}").get_data(as_text=True)
-    assert "handed over from provider to customer" in timeline
+    assert "handed over from SIT to the customer" in timeline
     stale = sit.post(f"/tickets/{number}/transitions/reclassify", data={
         "csrf_token": csrf_of(page), "version": version, "layer": "middleware"})
     assert stale.status_code in (403, 409)  # SIT is no longer R, or the version is stale

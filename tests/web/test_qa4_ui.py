@@ -161,7 +161,7 @@ def test_the_pager_lines_say_what_was_sent_to_which_hook(rt, world, app, receive
     assert "paged kort-customer-l1 · level 1" in english
     assert "pager kort-provider-l1 asked to resolve · not applied" in english
     assert "via pager kort-customer-l1" in english
-    assert "paging · provider" in english and "paging · customer" in english
+    assert "paging · SIT" in english and "paging · Customer" in english
     assert "page · level 1" not in english and "pager event" not in english
     danish = _timeline(client, number, "da")
     assert "kaldte vagten via kort-provider-l1 · niveau 1" in danish
@@ -213,8 +213,9 @@ def test_report_durations_say_timer_in_danish(app, world, login):
         assert duration(30 * 86400) == "30 d 0 h"
     client = login("boss@gst.test")
     danish = _text(client, "/reports/monthly?month=2026-11", "da")
-    assert "30 d 0 t" in danish and "30 d 0 h" not in danish          # November, around the clock
-    assert "30 d 0 h" in _text(client, "/reports/monthly?month=2026-11", "en")
+    # November, around the clock: in the table's column hours like the working-time rows (QA6 L10)
+    assert "720 t 00 min" in danish and "720 h 00 min" not in danish
+    assert "720 h 00 min" in _text(client, "/reports/monthly?month=2026-11", "en")
 
 
 def test_the_layer_choices_drop_the_english_key_in_danish(rt, world, login):
@@ -257,7 +258,7 @@ def test_before_sit_asks_the_banner_says_sit_asks_first(rt, world, login):
     number = _standard_change(rt, world)
     customer = login("agent@gst.test")
     english = _text(customer, f"/tickets/{number}", "en")
-    assert ("Start the change window waits for the provider (SIT) to ask the customer for "
+    assert ("Start the change window waits for SIT to ask the customer for "
             "consultation (“Ask for consultation”).") in english
     assert "waits for the consultation of" not in english
     danish = _text(customer, f"/tickets/{number}", "da")
@@ -273,7 +274,7 @@ def test_before_sit_asks_the_banner_says_sit_asks_first(rt, world, login):
                                 {"question": "Thursday night?"}, now=WORK_TIME)
         s.commit()
     asked = _text(customer, f"/tickets/{number}", "da")
-    assert "Start ændringsvinduet afventer høring af: kunde." in asked
+    assert "Start ændringsvinduet afventer høring af: kunden." in asked
     assert "beder kunden om høring" not in asked
 
 

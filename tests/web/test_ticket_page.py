@@ -63,7 +63,7 @@ def test_a_consulted_customer_reads_the_question_and_then_the_answer(app, world,
     reporter = _text(login("rep@gst.test").get(f"/tickets/{number}").get_data(as_text=True))
     assert QUESTION in reporter and "Installation test" in reporter
     assert "asked by agent (SIT)" in reporter
-    assert "Awaiting an answer from: customer (GST)." in reporter
+    assert "Awaiting an answer from: the customer (GST)." in reporter
     assert login("rep@erst.test").get(f"/tickets/{number}").status_code == 404
 
     with rt.session_factory() as s:
@@ -94,7 +94,7 @@ def test_a_change_shows_its_window_layers_approvals_and_every_layers_raci(app, w
     # the matrix of each affected layer, not only the main one
     assert page.count("Who does what (RACI)") == 2
     assert "Layer the application itself is owned by the customer." in page
-    assert "Layer the server's operating system is owned by the provider." in page
+    assert "Layer the server's operating system is owned by SIT." in page
 
 
 def test_a_change_warns_of_overlaps_and_freezes_until_its_outcome(app, world, rt, login):
