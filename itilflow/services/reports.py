@@ -109,12 +109,14 @@ def build_report(session: Session, rules: Rules, org: Organisation | None, year:
         "timezone": tz,
         "period": {"start": _iso(start), "end": _iso(end), "as_of": _iso(as_of)},
         "generated_at": _iso(now),
-        "availability": _availability(session, rules, org, start, as_of),
-        "incidents": _incidents(session, rules, index, incidents_in_month, start, end, now,
-                                customer_clause),
-        "changes": _changes(session, start, end, customer_clause),
-        "problems": _problems(session, rules, start, end, customer_clause),
-        "paging": _paging(session, rules, incidents_in_month, start, end, customer_clause),
+        "availability": _availability(session, rules, org, start, as_of, later=as_of < now),
+        "incidents": _incidents(session, rules, index, incidents_in_month, start, end, as_of,
+                                customer_clause, later=as_of < now),
+        "changes": _changes(session, rules, start, end, as_of, customer_clause, later=as_of < now),
+        "problems": _problems(session, rules, start, end, as_of, customer_clause,
+                              later=as_of < now),
+        "paging": _paging(session, rules, incidents_in_month, start, end, as_of,
+                          customer_clause),
     }
 
 
@@ -128,25 +130,177 @@ def outage_interval(ticket_created: datetime, ticket_resolved: datetime | None,
     return start, end
 
 
+# --- the figures as of the report's instant ------------------------------------------------
+
+_UNCHANGED: Any = object()
+
+
+class _Then:
+    """What a ticket changed after ``as_of`` was at ``as_of``, from its history: the first
+    event after the instant of each kind carries the value it replaced."""
+
+    __slots__ = (
+        "acknowledged",
+        "kind",
+        "layer",
+        "now_layer",
+        "now_outcome",
+        "now_party",
+        "now_priority",
+        "now_resolved",
+        "now_state",
+        "now_type",
+        "outcome",
+        "party",
+        "priority",
+        "resolved",
+        "state",
+    )
+
+    def __init__(self, row: Any) -> None:
+        (_id, self.kind, self.now_state, self.now_priority, self.now_layer, self.now_party,
+         self.now_resolved, self.now_type, self.now_outcome) = row[:9]
+        self.state = self.now_state
+        self.priority = self.now_priority
+        self.layer = self.now_layer
+        self.party = self.now_party
+        self.acknowledged: Any = _UNCHANGED
+        self.outcome = self.now_outcome
+        self.resolved: Any = _UNCHANGED
+
+
+def _as_they_were(session: Session, rules: Rules, where, as_of: datetime) -> dict[int, _Then]:
+    """The tickets matching ``where`` that changed after ``as_of``, each as it was then: its
+    state, priority, layer, responsible party, acknowledgement, a change's outcome and the time
+    it was resolved (None: not resolved then). One query for all of them (a second one only for
+    tickets resolved at ``as_of`` and reopened since)."""
+    data = TicketEvent.data
+    rows = session.execute(
+        select(Ticket.id, Ticket.kind, Ticket.state, Ticket.priority, Ticket.layer,
+               Ticket.responsible_party, Ticket.resolved_at,
+               Ticket.details["change_type"].as_string(), Ticket.details["outcome"].as_string(),
+               TicketEvent.kind, TicketEvent.trigger, TicketEvent.from_state,
+               data["from_priority"].as_string(), data["from_layer"].as_string(),
+               data["from_party"].as_string(), data["acknowledged_at"].as_string(),
+               data["outcome"].as_string())
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        # every such event moves the ticket's updated_at (services.tickets._fire, the pager's
+        # _system_fire): the few tickets changed since are found without reading the history
+        # of all the others
+        .where(where, Ticket.updated_at > as_of, TicketEvent.created_at > as_of,
+               TicketEvent.kind.in_(("transition", "handover", "acknowledgement_cleared")))
+        .order_by(TicketEvent.ticket_id, TicketEvent.seq)
+    ).all()
+    then: dict[int, _Then] = {}
+    seen: dict[int, set[str]] = {}
+    for row in rows:
+        ticket = then.get(row[0])
+        if ticket is None:
+            ticket = then[row[0]] = _Then(row)
+            seen[row[0]] = set()
+        done = seen[row[0]]
+        kind, trigger, from_state, from_priority, from_layer, from_party, acked, outcome = row[9:]
+        if kind == "transition":
+            if "state" not in done:
+                done.add("state")
+                ticket.state = from_state
+            if trigger == "reprioritise" and from_priority and "priority" not in done:
+                done.add("priority")
+                ticket.priority = from_priority
+            if trigger == "reclassify" and "layer" not in done:
+                done.add("layer")
+                ticket.layer = from_layer
+            if outcome is not None and "outcome" not in done:
+                done.add("outcome")  # recorded after the instant: pending then
+                ticket.outcome = None
+        elif kind == "handover" and from_party and "party" not in done:
+            done.add("party")
+            ticket.party = from_party
+        elif kind == "acknowledgement_cleared" and "ack" not in done:
+            done.add("ack")  # the acknowledgement in place at the instant, if given by then
+            given = _parse_instant(acked)
+            ticket.acknowledged = given if given is not None and given <= as_of else None
+    reopened = []
+    for ticket_id, ticket in then.items():
+        category = _category(rules, ticket.kind, ticket.state)
+        if category in ("open", "waiting"):
+            ticket.resolved = None
+        elif ticket.now_resolved is not None and ticket.now_resolved <= as_of:
+            ticket.resolved = ticket.now_resolved
+        elif category == "resolved":
+            reopened.append(ticket_id)  # resolved then, reopened (and maybe resolved) since
+        else:
+            ticket.resolved = None
+    if reopened:
+        # replay the resolution time as _apply_state keeps it, up to the instant
+        for ticket_id, to_state, at in session.execute(
+            select(TicketEvent.ticket_id, TicketEvent.to_state, TicketEvent.created_at)
+            .where(TicketEvent.ticket_id.in_(reopened), TicketEvent.kind == "transition",
+                   TicketEvent.created_at <= as_of)
+            .order_by(TicketEvent.ticket_id, TicketEvent.seq)
+        ):
+            ticket = then[ticket_id]
+            category = _category(rules, ticket.kind, to_state)
+            if category == "resolved" and ticket.resolved in (None, _UNCHANGED):
+                ticket.resolved = at
+            elif category in ("open", "waiting"):
+                ticket.resolved = None
+        for ticket_id in reopened:
+            if then[ticket_id].resolved is _UNCHANGED:
+                then[ticket_id].resolved = None
+    return then
+
+
+def _unresolved_then(as_of: datetime):
+    """The incidents whose figures may have changed since ``as_of``. One resolved by then and
+    not reopened since (``resolved_at`` is cleared on reopening, and set anew on resolving) has
+    been resolved or closed ever since, where an incident is neither reprioritised,
+    reclassified, acknowledged nor cancelled (workflows/incident.yaml): what changed since (its
+    closing, mostly) moves none of its figures, and its history need not be read."""
+    return or_(Ticket.resolved_at.is_(None), Ticket.resolved_at > as_of)
+
+
+def _category(rules: Rules, kind: str, state: str | None) -> str | None:
+    try:
+        return rules.workflow(kind).states[state].category  # type: ignore[index]
+    except (KeyError, LookupError, ValueError):
+        return None
+
+
+def _shift(counter: Counter, old: Any, new: Any) -> None:
+    if old != new:
+        counter[old] -= 1
+        counter[new] += 1
+
+
 def _availability(session: Session, rules: Rules, org: Organisation | None, start: datetime,
-                  as_of: datetime) -> list[dict[str, Any]]:
+                  as_of: datetime, *, later: bool) -> list[dict[str, Any]]:
     query = select(System).order_by(System.key)
     if org is not None:
         query = query.where(System.customer_id == org.id)
     systems = [s for s in session.scalars(query) if "production" in (s.environments or [])]
     if not systems:
         return []
+    where = and_(Ticket.kind == "incident", Ticket.outage.is_(True),
+                 Ticket.environment == "production",
+                 Ticket.system_id.in_([s.id for s in systems]),
+                 Ticket.created_at < as_of + OUTAGE_SLACK,
+                 or_(Ticket.resolved_at.is_(None), Ticket.resolved_at > start - OUTAGE_SLACK))
     rows = session.execute(
-        select(Ticket.system_id, Ticket.created_at, Ticket.resolved_at, Ticket.details)
-        .where(Ticket.kind == "incident", Ticket.outage.is_(True),
-               Ticket.environment == "production",
-               Ticket.system_id.in_([s.id for s in systems]),
-               Ticket.state != "cancelled",
-               Ticket.created_at < as_of + OUTAGE_SLACK,
-               or_(Ticket.resolved_at.is_(None), Ticket.resolved_at > start - OUTAGE_SLACK))
-    )
+        select(Ticket.id, Ticket.system_id, Ticket.created_at, Ticket.resolved_at,
+               Ticket.details, Ticket.state, Ticket.updated_at).where(where)
+    ).all()
+    # an outage resolved by the instant and reopened since ended when it was resolved then
+    changed = sorted(row[0] for row in rows if row[6] > as_of and (
+        row[3] is None or row[3] > as_of)) if later else []
+    then = _as_they_were(session, rules, Ticket.id.in_(changed), as_of) if changed else {}
     outages: dict[int, list[tuple[datetime, datetime]]] = {s.id: [] for s in systems}
-    for system_id, created, resolved, details in rows:
+    for ticket_id, system_id, created, resolved, details, state, _updated in rows:
+        was = then.get(ticket_id)
+        if was is not None:
+            state, resolved = was.state, was.resolved
+        if state == "cancelled":
+            continue
         outages[system_id].append(outage_interval(created, resolved, details, as_of))
     result = []
     for system in systems:
@@ -164,7 +318,12 @@ def _availability(session: Session, rules: Rules, org: Organisation | None, star
 
 
 def _incidents(session: Session, rules: Rules, index: fig.WorkingTimeIndex, where, start: datetime,
-               end: datetime, now: datetime, customer_clause) -> dict[str, Any]:
+               end: datetime, as_of: datetime, customer_clause, *, later: bool
+               ) -> dict[str, Any]:
+    """The month's incidents as they were at ``as_of``: ``later`` says whether they may have
+    changed since (a closed month), and their history gives what they were then."""
+    then = _as_they_were(session, rules, and_(where, _unresolved_then(as_of)), as_of) \
+        if later else {}
     # one scan, grouped on everything the counts need (at most a few hundred groups)
     by_priority: Counter = Counter()
     by_layer: Counter = Counter()
@@ -181,6 +340,10 @@ def _incidents(session: Session, rules: Rules, index: fig.WorkingTimeIndex, wher
         by_party[party] += n
         outages += n if outage else 0
         after_hours += n if late else 0
+    for ticket in then.values():  # counted as they are now; as they were then instead
+        _shift(by_priority, ticket.now_priority, ticket.priority)
+        _shift(by_layer, ticket.now_layer, ticket.layer)
+        _shift(by_party, ticket.now_party, ticket.party)
 
     ack_wall: list[float] = []
     ack_work: list[float] = []
@@ -188,13 +351,28 @@ def _incidents(session: Session, rules: Rules, index: fig.WorkingTimeIndex, wher
     res_work: list[float] = []
     sla = {p: Counter() for p in PRIORITIES}
     rows = session.execute(
-        select(Ticket.created_at, Ticket.responded_at, Ticket.acknowledged_at, Ticket.resolved_at,
-               Ticket.priority, System.vagtordning, cast(Ticket.sla_pauses, String),
-               Ticket.state, Ticket.environment)
+        select(Ticket.id, Ticket.created_at, Ticket.responded_at, Ticket.acknowledged_at,
+               Ticket.resolved_at, Ticket.priority, System.vagtordning,
+               cast(Ticket.sla_pauses, String), Ticket.state, Ticket.environment)
         .join(System, System.id == Ticket.system_id).where(where)
     ).all()
-    clocks = _SlaClocks(rules, index, now)
-    for created, responded, acked, resolved, priority, has_vagt, pauses, state, env in rows:
+    clocks = _SlaClocks(rules, index, as_of)
+    for ticket_id, created, responded, acked, resolved, priority, has_vagt, pauses, state, env \
+            in rows:
+        # what happened after the instant has not happened yet
+        if responded is not None and responded > as_of:
+            responded = None
+        if acked is not None and acked > as_of:
+            acked = None
+        if resolved is not None and resolved > as_of:
+            resolved = None
+        if then:
+            was = then.get(ticket_id)
+            if was is not None:
+                priority, state = was.priority, was.state
+                if was.acknowledged is not _UNCHANGED:
+                    acked = was.acknowledged
+                resolved = was.resolved
         # around the clock only where on-call covers the incident (the paging rule)
         vagtordning = vagtordning_covers(kind="incident", priority=priority, environment=env,
                                          vagtordning=has_vagt,
@@ -203,10 +381,10 @@ def _incidents(session: Session, rules: Rules, index: fig.WorkingTimeIndex, wher
         c_before = index.before_us(c_us) if index.covers_us(c_us) else None
         first_ack = acked if responded is None or (acked is not None and acked < responded) \
             else responded
-        if first_ack is not None and first_ack <= now:
+        if first_ack is not None:
             ack_wall.append((first_ack - created).total_seconds())
             ack_work.append(clocks.working(created, c_us, c_before, first_ack))
-        if resolved is not None and resolved <= now:
+        if resolved is not None:
             res_wall.append((resolved - created).total_seconds())
             res_work.append(clocks.working(created, c_us, c_before, resolved))
         if state == "cancelled":
@@ -332,9 +510,11 @@ def _handovers(session: Session, rules: Rules, start: datetime, end: datetime, c
     }
 
 
-def _changes(session: Session, start: datetime, end: datetime, customer_clause) -> dict[str, Any]:
+def _changes(session: Session, rules: Rules, start: datetime, end: datetime, as_of: datetime,
+             customer_clause, *, later: bool) -> dict[str, Any]:
     where = and_(Ticket.kind == "change", Ticket.created_at >= start, Ticket.created_at < end,
                  customer_clause(Ticket.customer_id))
+    then = _as_they_were(session, rules, where, as_of) if later else {}
     change_type = Ticket.details["change_type"].as_string()
     outcome = Ticket.details["outcome"].as_string()
     by_type: Counter = Counter()
@@ -349,8 +529,16 @@ def _changes(session: Session, start: datetime, end: datetime, customer_clause) 
         by_outcome[result if result in CHANGE_OUTCOMES else "pending"] += n
         if ctype == "emergency":
             emergency_outcomes[result if result in CHANGE_OUTCOMES else "pending"] += n
-    cancelled = session.scalar(select(func.count()).where(
-        where, Ticket.state.in_(("cancelled", "rejected")))) or 0
+    stopped = ("cancelled", "rejected")
+    cancelled = session.scalar(select(func.count()).where(where, Ticket.state.in_(stopped))) or 0
+    for change in then.values():  # an outcome recorded, or a stop, after the instant
+        if change.outcome != change.now_outcome:
+            now_outcome = change.now_outcome if change.now_outcome in CHANGE_OUTCOMES \
+                else "pending"
+            _shift(by_outcome, now_outcome, "pending")
+            if change.now_type == "emergency":
+                _shift(emergency_outcomes, now_outcome, "pending")
+        cancelled += (change.state in stopped) - (change.now_state in stopped)
     return {
         "total": total,
         "by_type": {t: by_type.get(t, 0) for t in CHANGE_TYPES},
@@ -362,22 +550,35 @@ def _changes(session: Session, start: datetime, end: datetime, customer_clause) 
     }
 
 
-def _problems(session: Session, rules: Rules, start: datetime, end: datetime, customer_clause
-              ) -> dict[str, Any]:
+def _problems(session: Session, rules: Rules, start: datetime, end: datetime, as_of: datetime,
+              customer_clause, *, later: bool) -> dict[str, Any]:
     mine = and_(Ticket.kind == "problem", customer_clause(Ticket.customer_id))
+    then = _as_they_were(session, rules, and_(mine, Ticket.created_at < end), as_of) \
+        if later else {}
     opened = session.scalar(select(func.count()).where(
         mine, Ticket.created_at >= start, Ticket.created_at < end)) or 0
     closed = session.scalar(select(func.count()).where(
         mine, Ticket.state == "closed", Ticket.closed_at >= start, Ticket.closed_at < end)) or 0
     resolved = session.scalar(select(func.count()).where(
         mine, Ticket.resolved_at >= start, Ticket.resolved_at < end)) or 0
+
+    def in_month(at: datetime | None) -> bool:
+        return at is not None and start <= at < end
+    for problem in then.values():  # resolved then, reopened since (or the other way round)
+        resolved += in_month(problem.resolved) - in_month(problem.now_resolved)
     workaround = Ticket.details["workaround"].as_string()
-    known = session.execute(
+    ended = ("closed", "cancelled")
+    known_now = or_(Ticket.state == "known_error", workaround.is_not(None))
+    open_now = and_(Ticket.state.not_in(ended), known_now)
+    if then:  # also those that changed since: their state then decides
+        open_now = or_(open_now, Ticket.id.in_(sorted(then)))
+    known = [(i, t, then[i].state if i in then else s, w) for i, t, s, w in session.execute(
         select(Ticket.id, Ticket.title, Ticket.state, workaround)
-        .where(mine, Ticket.created_at < end, Ticket.state.not_in(("closed", "cancelled")),
-               or_(Ticket.state == "known_error", workaround.is_not(None)))
+        .where(mine, Ticket.created_at < end, open_now)
         .order_by(Ticket.id)
-    ).all()
+    )]
+    known = [(i, t, s, w) for i, t, s, w in known
+             if s not in ended and (s == "known_error" or w is not None)]
     prefix = rules.workflow("problem").prefix
     return {
         "opened": opened, "resolved": resolved, "closed": closed,
@@ -388,7 +589,7 @@ def _problems(session: Session, rules: Rules, start: datetime, end: datetime, cu
 
 
 def _paging(session: Session, rules: Rules, incidents_in_month, start: datetime, end: datetime,
-            customer_clause) -> dict[str, Any]:
+            as_of: datetime, customer_clause) -> dict[str, Any]:
     """After-hours pages sent and acknowledged, from the paging tables: pages are the trigger
     messages sent in the month; ``paged_incidents`` the incidents an escalation run that paged
     started for in the month (an incident handed over to the other party's on-call has two
@@ -399,7 +600,7 @@ def _paging(session: Session, rules: Rules, incidents_in_month, start: datetime,
     try:
         from itilflow.models.paging import Escalation, Page
     except ImportError:  # pragma: no cover - paging not installed
-        return _paging_from_tickets(session, rules, incidents_in_month)
+        return _paging_from_tickets(session, rules, incidents_in_month, as_of)
     sent = session.scalar(
         select(func.count()).select_from(Page).join(Ticket, Ticket.id == Page.ticket_id)
         .where(Page.action == "trigger", Page.created_at >= start, Page.created_at < end,
@@ -412,13 +613,16 @@ def _paging(session: Session, rules: Rules, incidents_in_month, start: datetime,
                select(Page.id).where(Page.escalation_id == Escalation.id,
                                      Page.action == "trigger").exists())
     ).all()
+    # an acknowledgement after the instant had not been given yet
+    runs = [(t, s, a if a is not None and a <= as_of else None) for t, s, a in runs]
     acked = [(a - s).total_seconds() for _t, s, a in runs if a is not None]
     return {"basis": "pages", "sent": sent, "paged_incidents": len({t for t, _s, _a in runs}),
             "acknowledged": len({t for t, _s, a in runs if a is not None}),
             "time_to_acknowledge": fig.summary(acked)}
 
 
-def _paging_from_tickets(session: Session, rules: Rules, incidents_in_month) -> dict[str, Any]:
+def _paging_from_tickets(session: Session, rules: Rules, incidents_in_month, as_of: datetime
+                         ) -> dict[str, Any]:
     paged = and_(incidents_in_month, Ticket.after_hours.is_(True),
                  Ticket.environment == "production", System.vagtordning.is_(True),
                  Ticket.priority.in_(sorted(rules.page_priorities)))
@@ -426,7 +630,7 @@ def _paging_from_tickets(session: Session, rules: Rules, incidents_in_month) -> 
         select(Ticket.created_at, Ticket.acknowledged_at)
         .join(System, System.id == Ticket.system_id).where(paged)
     ).all()
-    acked = [(a - c).total_seconds() for c, a in rows if a is not None]
+    acked = [(a - c).total_seconds() for c, a in rows if a is not None and a <= as_of]
     return {"basis": "tickets", "sent": len(rows), "paged_incidents": len(rows),
             "acknowledged": len(acked), "time_to_acknowledge": fig.summary(acked)}
 

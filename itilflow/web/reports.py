@@ -20,7 +20,7 @@ from itilflow.models import Organisation
 from itilflow.runtime import db, runtime, utcnow
 from itilflow.services import access_log, directory, reports
 from itilflow.web.common import local_time
-from itilflow.web.i18n import _
+from itilflow.web.i18n import _, current_locale
 
 bp = Blueprint("report_pages", __name__)
 
@@ -43,7 +43,7 @@ def _render(template: str, **context: Any) -> str:
 def _error(exc: DomainError):
     return _render("reports/error.html", layout=_layout(), status=exc.status,
                            message=_("There is nothing here, or you may not see it.")
-                           if exc.status == 404 else exc.message), exc.status
+                           if exc.status == 404 else _(exc.message)), exc.status
 
 
 bp.register_error_handler(DomainError, _error)
@@ -63,7 +63,7 @@ def bar_chart(title: str, items: list[tuple[str, float | None]], *, unit: str = 
     top = maximum if maximum is not None else max([*values, 0]) or 1
     height = top_h + row * max(len(items), 1)
     track = 78  # percent of the width for the bars; the rest holds the values
-    shown = [_("n/a") if value is None else f"{value:,.{decimals}f}{unit}"
+    shown = [_("n/a") if value is None else number(value, decimals) + unit
              for _label, value in items]
     name = f"{title}: " + "; ".join(f"{label} {text}"
                                     for (label, _value), text in zip(items, shown, strict=True))
@@ -86,19 +86,38 @@ def bar_chart(title: str, items: list[tuple[str, float | None]], *, unit: str = 
     return Markup("".join(parts))
 
 
-def duration(seconds: float | None, *, working: bool = False) -> str:
+def duration(seconds: float | None, *, working: bool = False, column: bool = False) -> str:
     """A span in days, hours and minutes; working time in hours only (168 working hours are 21
-    working days, not "7 d")."""
+    working days, not "7 d"). ``column``: in a table column, always hours and minutes, so that
+    the figures of one column read alike (never "30 d 0 h" above "168 h 00 min")."""
     if seconds is None:
         return "-"
     minutes = round(seconds / 60)
-    if minutes < 60:
+    if minutes < 60 and not column:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
-    if hours < 48 or working:  # Danish: "t" for timer
-        return _("%(hours)s h %(minutes)s min", hours=hours, minutes=f"{minutes:02d}")
+    if hours < 48 or working or column:  # Danish: "t" for timer
+        return _("%(hours)s h %(minutes)s min", hours=f"{hours:,}".replace(",", _thousands()),
+                 minutes=f"{minutes:02d}")
     days, hours = divmod(hours, 24)
     return _("%(days)s d %(hours)s h", days=days, hours=hours)
+
+
+def _thousands() -> str:
+    return "." if current_locale() == "da" else ","
+
+
+def number(value: float, decimals: int = 0) -> str:
+    """A figure as the reader writes numbers: 1,234.5 in English, 1.234,5 in Danish."""
+    text = f"{value:,.{decimals}f}"
+    if current_locale() == "da":
+        text = text.translate(str.maketrans(",.", ".,"))
+    return text
+
+
+def percent(value: float | None, decimals: int = 2) -> str:
+    """A percentage with the reader's decimal mark ("95,94 %" in Danish); a dash for none."""
+    return "\u2013" if value is None else f"{number(value, decimals)} %"
 
 
 def when(value: str | None) -> str:
@@ -137,7 +156,8 @@ def charts(report: dict[str, Any]) -> dict[str, Markup]:
 def render_report_html(report: dict[str, Any], *, standalone: bool) -> str:
     """The report page's body, on the UI's layout or (for files and mail) on its own."""
     return _render("reports/monthly.html", report=report, charts=charts(report),
-                           duration=duration, when=when, layout="reports/standalone.html"
+                           duration=duration, percent=percent, when=when,
+                           layout="reports/standalone.html"
                            if standalone else _layout(), standalone=standalone, form=None)
 
 
@@ -167,7 +187,8 @@ def monthly():
     g.report_read = {"customer": report["customer"] or "all", "month": report["month"]}
     form = {"month": month, "customer": customer, "customers": customers, "sees_all": sees_all}
     return _render("reports/monthly.html", report=report, charts=charts(report),
-                           duration=duration, when=when, layout=_layout(), standalone=False,
+                           duration=duration, percent=percent, when=when, layout=_layout(),
+                           standalone=False,
                            form=form)
 
 
@@ -178,7 +199,10 @@ def access_log_page():
     actor = directory.load_actor(session, current_user.user)
     if actor.role is not Role.ADMIN:
         abort(404)
-    filters = access_log.parse_filters(request.args)
+    # the date fields are whole local days: "until 2 Dec" includes 2 Dec (the API's own
+    # since/until stay instants); the CSV link asks the API for the same instants
+    filters = access_log.parse_filters(request.args,
+                                       days_in=ZoneInfo(runtime().settings.timezone))
     before = request.args.get("before", "")
     entries, next_before = access_log.list_entries(
         session, actor, filters, before_seq=int(before) if before.isdecimal() and len(before) < 13
@@ -191,6 +215,7 @@ def access_log_page():
                                                               "target") and v}
     return _render("reports/access_log.html", layout=_layout(), entries=entries,
                            next_before=next_before, filters=query, actions=access_log.ACTIONS,
+                           export=access_log.export_query(filters),
                            verified=verified, zone=ZoneInfo(runtime().settings.timezone),
                            local=_local, tab="access" if _layout() == "base.html" else None)
 
