@@ -987,6 +987,89 @@ DA: dict[str, str] = {
     "%(system)s (working time)": "%(system)s (arbejdstid)",
     "n/a": "ingen",
     "Resolved within SLA, by priority (%)": "Løst inden for SLA, efter prioritet (%)",
+    # the UI's forms for service requests, a problem's incidents, the CAB view, the change
+    # calendar and rescheduling (web/raise_tickets.py, portal_requests.py, ticket_itsm.py,
+    # change_pages.py)
+    "What is needed": "Hvad er der brug for",
+    "Choose what is needed": "Vælg, hvad der er brug for",
+    "What is it for?": "Hvad gælder det?",
+    "Ask SIT to do it": "Bed SIT om at gøre det",
+    "Only for a restore of a database or server software, which the customer otherwise does "
+    "itself.": "Kun ved genskabelse af en database eller serversoftware, som kunden ellers selv "
+               "står for.",
+    "What is needed, for whom, and by when.": "Hvad der er brug for, til hvem og hvornår.",
+    "How soon is it needed?": "Hvor hurtigt er der brug for det?",
+    "Raise a service request": "Opret en serviceanmodning",
+    "Raise request": "Opret anmodning",
+    "Ask for a service": "Bed om en ydelse",
+    "A restore, a backup check, or administrative or user access.":
+        "En genskabelse, et tjek af backup, eller administrativ adgang eller brugeradgang.",
+    "Send request": "Send anmodning",
+    "Request %(number)s is registered.": "Anmodning %(number)s er registreret.",
+    "New request": "Ny anmodning",
+    "The request has invalid fields.": "Anmodningen har ugyldige felter.",
+    "Nobody else can be asked to do this.": "Ingen anden kan bedes om at gøre det.",
+    "Admins configure itilflow; they do not raise requests.":
+        "Administratorer konfigurerer itilflow; de opretter ikke anmodninger.",
+    "Must be one of: restore, backup, administrative_access, user_access.":
+        "Skal være en af: genskabelse, backup, administrativ adgang, brugeradgang.",
+    "Not a boolean.": "Ikke en sandhedsværdi.",
+    "Unlink %(number)s": "Fjern tilknytningen af %(number)s",
+    "Unlink": "Fjern tilknytning",
+    "Link an incident": "Knyt en hændelse til",
+    "Its number, e.g. INC-000042.": "Dens nummer, f.eks. INC-000042.",
+    "Link": "Knyt til",
+    "Give an incident number, e.g. INC-000042.": "Angiv et hændelsesnummer, f.eks. INC-000042.",
+    "There is no incident %(number)s that you may see.":
+        "Der er ingen hændelse %(number)s, som du må se.",
+    "%(incident)s is linked to this problem.": "%(incident)s er knyttet til dette problem.",
+    "%(incident)s is no longer linked to this problem.":
+        "%(incident)s er ikke længere knyttet til dette problem.",
+    "Only the party working the problem or the incident links them.":
+        "Kun den part, der arbejder på problemet eller hændelsen, knytter dem sammen.",
+    "Not a ticket of the problem's customer.": "Ikke en sag hos problemets kunde.",
+    "Link to a problem": "Knyt til et problem",
+    "Its number, e.g. PRB-000042.": "Dets nummer, f.eks. PRB-000042.",
+    "Give a problem number, e.g. PRB-000042.": "Angiv et problemnummer, f.eks. PRB-000042.",
+    "There is no problem %(number)s that you may see.":
+        "Der er intet problem %(number)s, som du må se.",
+    "This incident is linked to %(problem)s.": "Hændelsen er knyttet til %(problem)s.",
+    "This incident is no longer linked to %(problem)s.":
+        "Hændelsen er ikke længere knyttet til %(problem)s.",
+    "Resolve its incidents too": "Løs også dets hændelser",
+    "optional": "valgfri",
+    "Empty: \"Resolved by %(number)s\" and the problem's resolution.":
+        "Tom: \"Løst af %(number)s\" og problemets løsning.",
+    "Resolve the incidents": "Løs hændelserne",
+    "No linked incidents that you may see.": "Ingen tilknyttede hændelser, som du må se.",
+    "Resolved: %(numbers)s.": "Løst: %(numbers)s.",
+    "Already resolved: %(numbers)s.": "Allerede løst: %(numbers)s.",
+    "%(number)s is not resolved: %(reason)s": "%(number)s er ikke løst: %(reason)s",
+    "Reschedule": "Flyt",
+    "Why the window moves": "Hvorfor vinduet flyttes",
+    "The change is rescheduled.": "Ændringen er flyttet.",
+    "CAB view": "CAB-oversigt",
+    "Change calendar": "Ændringskalender",
+    "Changes": "Ændringer",
+    "Changes awaiting approval or emergency authorisation that you may see, earliest window "
+    "first.": "Ændringer, der afventer godkendelse eller akut godkendelse, og som du må se, "
+              "tidligste vindue først.",
+    "No change awaits approval.": "Ingen ændring afventer godkendelse.",
+    "Planned window": "Planlagt vindue",
+    "Awaiting": "Afventer",
+    "Warnings": "Advarsler",
+    "Emergency authorisation": "Akut godkendelse",
+    "Approval": "Godkendelse",
+    "You may approve it now": "Du kan godkende den nu",
+    "From": "Fra",
+    "To": "Til",
+    "Also cancelled and rejected": "Også annullerede og afviste",
+    "No change is planned in this period.": "Ingen ændring er planlagt i perioden.",
+    "A date, e.g. 2026-12-01.": "En dato, f.eks. 2026-12-01.",
+    "No such system that you may see.": "Intet sådant system, som du må se.",
+    "Must be after start.": "Skal ligge efter start.",
+    "end must be after start.": "Slut skal ligge efter start.",
+    "The range is too long.": "Perioden er for lang.",
     "Changes by outcome": "Ændringer efter udfald",
 }
 

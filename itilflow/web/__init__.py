@@ -8,7 +8,17 @@ from flask_login import current_user
 
 def init_web(app: Flask) -> None:
     """Register the browser blueprints, the template helpers and the rate limiter."""
-    from itilflow.web import admin, agent, inbox, portal, raise_tickets, tickets
+    from itilflow.web import (
+        admin,
+        agent,
+        change_pages,
+        inbox,
+        portal,
+        portal_requests,
+        raise_tickets,
+        ticket_itsm,
+        tickets,
+    )
     from itilflow.web.common import (
         IMPACT_WORDS,
         LAYER_WORDS,
@@ -22,7 +32,8 @@ def init_web(app: Flask) -> None:
     )
     from itilflow.web.i18n import LOCALES, current_locale, gettext
 
-    for bp in (portal.bp, agent.bp, raise_tickets.bp, tickets.bp, admin.bp, inbox.bp):
+    for bp in (portal.bp, agent.bp, raise_tickets.bp, tickets.bp, admin.bp, inbox.bp,
+               portal_requests.bp, ticket_itsm.bp, change_pages.bp):
         app.register_blueprint(bp)
     app.jinja_env.globals.update(
         _=gettext, current_locale=current_locale, LOCALES=LOCALES, LAYER_WORDS=LAYER_WORDS,

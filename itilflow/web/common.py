@@ -205,7 +205,7 @@ def _wrong_current_password(_response) -> bool:
 #: the forms that raise tickets: a flood from one account is throttled, not a whole office
 #: behind one address reporting the same outage
 TICKET_FORMS = ("portal.new_incident", "raise.new_incident", "raise.new_problem",
-                "raise.new_change")
+                "raise.new_change", "raise.new_request", "portal_requests.new_request")
 
 
 def _form_key() -> str:

@@ -1,4 +1,5 @@
-"""Staff raise tickets from the workspace: log a caller's incident, open a problem, raise a change.
+"""Staff raise tickets from the workspace: log a caller's incident, open a problem, raise a change,
+raise a service request.
 
 The forms only translate their fields into the input of the services (``submit_incident``,
 ``submit_problem``, ``submit_change``, the same functions the API's POST calls): every rule, and
@@ -18,6 +19,7 @@ from itilflow.domain.errors import DomainError, ValidationError
 from itilflow.domain.parties import Layer
 from itilflow.runtime import db, runtime, utcnow
 from itilflow.services import changes, directory, tickets
+from itilflow.services import requests as service_requests
 from itilflow.web.common import (
     STAFF_ROLES,
     actor,
@@ -176,3 +178,45 @@ def new_change():
             runtime().rules, actor())],
         timezone=runtime().settings.timezone, errors=errors, refusal=refusal,
         form=form, form_key=_form_key()), status
+
+
+def request_activities() -> list[tuple[str, str]]:
+    """The matrix rows a service request may be for, each with its label (the service's list)."""
+    matrix = runtime().rules.matrix
+    return [(a, matrix.activities[a].label) for a in service_requests.REQUEST_ACTIVITIES]
+
+
+def request_data(form) -> dict[str, Any]:
+    """The request form's fields as the input of ``requests.submit_request``."""
+    return {
+        "system": form.get("system") or None, "environment": form.get("environment") or None,
+        "layer": form.get("layer") or None, "activity": form.get("activity") or None,
+        "title": form.get("title", ""), "description": form.get("description", ""),
+        "impact": _level(form.get("impact")), "urgency": _level(form.get("urgency")),
+        "on_request": form.get("on_request") == "on",
+    }
+
+
+def submit_request_form(form):
+    """``(ticket, errors, refusal, status)`` of ``requests.submit_request`` (it takes no
+    one-time key: a double submit is held back by the form's ``data-once``)."""
+    def submit(session, rules, user, ctx, data, *, now, idempotency_key=None):
+        return service_requests.submit_request(session, rules, user, ctx, data, now=now)
+    return _submit(submit, request_data(form))
+
+
+@bp.route("/request", methods=["GET", "POST"])
+@login_required
+@require_roles(*STAFF_ROLES)
+def new_request():
+    """Raise a service request (restore, backup, administrative or user access) on a layer;
+    the matrix cell of its activity and layer decides who works it."""
+    errors: dict[str, list[str]] = {}
+    refusal, status = None, 200
+    if request.method == "POST":
+        ticket, errors, refusal, status = submit_request_form(request.form)
+        if ticket is not None:
+            return _registered(ticket, "Request %(number)s is registered.")
+    return render_template(
+        "agent/new_request.html", systems=_systems(), activities=request_activities(),
+        errors=errors, refusal=refusal, form=request.form, form_key=_form_key()), status
