@@ -278,8 +278,9 @@ def test_comments_racing_transitions_are_all_stored(any_server, api, rt):
 
 def test_concurrent_transitions_answer_200_or_409(any_server, api, rt):
     """Ten reclassifications at once, without a version: each is a 200 (one after the other),
-    a 409, or a 422 where the layer asked for is the one it has by then; never a 500. On SQLite 8 of 10 were a 500: the stale version's 409 left the
-    session unusable and the access log's after-request hook failed on it."""
+    a 409, or a 422 where the layer asked for is the one it has by then; never a 500. On
+    SQLite 8 of 10 were a 500: the stale version's 409 left the session unusable and the
+    access log's after-request hook failed on it."""
     ticket = api.incident(layer="operating_system")
     _warm(api, "agent@sit.test")
     url = f"{any_server}/tickets/{ticket['id']}/transitions"

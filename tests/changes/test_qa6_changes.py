@@ -272,9 +272,8 @@ def test_asking_again_about_an_open_stage_is_refused(session, rules, world):
          question="Tuesday?")
     session.commit()
     events = session.query(TicketEvent).filter_by(ticket_id=change.id).count()
-    with pytest.raises(Conflict, match="The consultation on Installation test.* waits for the "
-                                       "answer of the customer"
-                                       ) as twice:
+    with pytest.raises(Conflict, match=r"The consultation on Installation test.* waits for "
+                                       r"the answer of the customer") as twice:
         fire(session, rules, world, "boss@sit.test", change, "consult",
              stage="installation_test", question="Tuesday, really?")
     assert twice.value.status == 409 and "stage" in twice.value.errors
