@@ -13,7 +13,27 @@ from itilflow.models import Base
 
 
 def test_single_head():
-    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert len(heads) == 1
+    from itilflow.migrate import head_revision
+
+    assert head_revision() == heads[0]  # what /readyz expects, read without Alembic
+
+
+def test_the_web_app_does_not_load_alembic(tmp_path):
+    """Alembic (with Mako) is ~10 MB in every web worker: /readyz reads the head without it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from itilflow.app import create_app; from itilflow.settings import "
+            "Settings; app = create_app(Settings.load(redis_url='')); "
+            "app.test_client().get('/readyz'); print('alembic' in sys.modules)")
+    env = {"ITILFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}", "ITILFLOW_SECRET_KEY": "x",
+           "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"
 
 
 def test_upgrade_downgrade_upgrade_and_models_match(database_url, tmp_path):
