@@ -32,6 +32,9 @@ def test_org_user_token(run):
     assert token.stdout.startswith("itf_") and token.stdout.count("\n") == 1
     generated = run("user", "create", "b@sit.test", "--org", "SIT", "--role", "sit_manager")
     assert "with password " in generated.stdout
+    # the organisation as typed but for case: names are unique so, 'SIT' is 'sit'
+    lower = run("user", "create", "c@sit.test", "--org", "sit", "--role", "sit_agent")
+    assert lower.returncode == 0, lower.stderr
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -110,8 +110,14 @@ def create_organisation(session: Session, *, name: Any, kind: Any, now: datetime
 
 
 def organisation_by_name(session: Session, name: Any) -> Organisation:
+    """The organisation of that name, as typed or but for case and spacing (names are unique
+    so: ``same_name``), as ``user create --org sit`` finds SIT; an exact match first."""
     org = session.scalar(select(Organisation).where(Organisation.name == name)) \
         if isinstance(name, str) and "\x00" not in name else None
+    if org is None and isinstance(name, str) and "\x00" not in name:
+        wanted = fold_name(name)
+        folded = [o for o in session.scalars(select(Organisation)) if fold_name(o.name) == wanted]
+        org = folded[0] if len(folded) == 1 else None
     if org is None:
         raise NotFound(f"No organisation named {name!r}.")
     return org
