@@ -272,3 +272,25 @@ def test_the_consulted_customer_reads_the_question_on_the_change(browser, server
     assert manager.locator("summary[data-trigger=answer_consultation]").is_visible()
     manager.screenshot(path=str(SHOTS / "ticket-change-consulted.png"), full_page=True)
     manager.context.close()
+
+
+def test_a_long_hook_address_keeps_the_rows_buttons_inside_the_card(browser, server, app, world,
+                                                                    rt):
+    """QA round 6: at 1366 px a long pager address pushed the Actions buttons past the card."""
+    from itilflow.runtime import utcnow
+    from itilflow.services import paging
+
+    with rt.session_factory() as s:
+        actor = directory.load_actor(s, directory.user_by_email(s, "admin@sit.test"))
+        paging.create_hook(s, actor, {"name": "long-address", "format": "generic",
+                                      "url": "https://pager-gateway.drift.sit.example/api/v2/"
+                                             "integrations/" + "a1b2c3d4e5f6" * 12},
+                           now=utcnow())
+        s.commit()
+    admin = open_page(browser, server, "admin@sit.test", viewport=(1366, 900))
+    admin.goto(f"{server}/admin/pager")
+    row = admin.locator("tr", has_text="long-address")
+    card = admin.locator("section.card", has=row).first
+    button = row.locator("button").last
+    card_box, button_box = card.bounding_box(), button.bounding_box()
+    assert button_box["x"] + button_box["width"] <= card_box["x"] + card_box["width"] + 1
