@@ -421,7 +421,8 @@ def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
     layer from the template. A standard change names an active template: the template is what
     pre-approves it (without one it would skip every approval), so a standard change without
     one is a 422 on ``template``. Only the R of the change's row on its layer may raise it. A
-    normal or emergency change records the A of each affected layer as its approvers. An
+    normal change records the A of each affected layer as its approvers, an emergency change
+    the A who authorises it (``authorise_emergency``, kept in its approvals). An
     overlapping change on the system, a freeze period, a window that has started already or
     is longer than ``WINDOW_WARN_DAYS`` (``window_sanity``) is a warning kept on the ticket
     (``details["warnings"]``), not a refusal. The same ``idempotency_key`` gives back the change
@@ -497,8 +498,12 @@ def submit_change(session: Session, rules: Rules, actor: User, actor_ctx: Actor,
         raise NotPermitted(f"{'An' if words[0] in 'aeiou' else 'A'} {words} change is raised by "
                            + ("SIT." if rules.matrix.cell(activity, layer).responsible()
                               is Party.PROVIDER else "the customer (or its supplier)."))
-    approvers = [] if change_type == "standard" else list(dict.fromkeys(
-        rules.matrix.cell(activity, other).accountable.value for other in affected))
+    # a normal change waits for the A of every affected layer; an emergency change is
+    # authorised at once by its own A (authorise_emergency), nobody else is asked
+    approvers = [] if change_type == "standard" else \
+        [rules.matrix.cell(activity, layer).accountable.value] if change_type == "emergency" \
+        else list(dict.fromkeys(rules.matrix.cell(activity, other).accountable.value
+                                for other in affected))
     start, end = values["planned_start"], values["planned_end"]
     warnings = window_warnings(session, rules, system=system, start=start, end=end) + \
         window_sanity(start, end, now=now)

@@ -922,7 +922,8 @@ def _fire(session: Session, rules: Rules, actor: User, actor_ctx: Actor, ticket:
     elif trigger == "answer_consultation":
         _answer_consultation(session, rules, ticket, actor, actor_ctx, values, now)
         event_data["stage"] = values["stage"]
-    elif spec.gate == "approvals" and trigger == "approve":
+    elif (spec.gate == "approvals" and trigger == "approve") or trigger == "authorise_emergency":
+        # an emergency change's authorisation is its approval: the change shows who gave it
         details["approvals"] = [*details.get("approvals", ()), {
             "party": actor_ctx.party.value, "by": actor.email, "at": now.isoformat(),
             "comment": values.get("comment")}]

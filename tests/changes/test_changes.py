@@ -217,7 +217,8 @@ def test_standard_change_from_template_follows_its_matrix_row(session, rules, wo
 
 
 def test_emergency_change_is_authorised_at_once_and_reviewed_after(session, rules, world):
-    change = submit_change(session, rules, world, change_type="emergency", days=0)
+    change = submit_change(session, rules, world, change_type="emergency", days=0,
+                           affected_layers=["application"])
     assert change.priority == "P2"
     cab = changes.cab_view(session, rules, world.actor(session, "boss@sit.test")[1])
     assert [(c["awaiting"], c["can_approve"]) for c in cab] == [("emergency_authorisation", True)]
@@ -226,6 +227,10 @@ def test_emergency_change_is_authorised_at_once_and_reviewed_after(session, rule
              comment="Zero-day.")
     fire(session, rules, world, "boss@sit.test", change, "authorise_emergency",
          comment="Zero-day in the kernel.")
+    # QA round 6: the A who authorises is its approver, and the authorisation is its approval
+    assert change.details["approvers"] == ["provider"]
+    assert [(a["party"], a["by"], a["comment"]) for a in change.details["approvals"]] == [
+        ("provider", "boss@sit.test", "Zero-day in the kernel.")]
     assert "start_installation_test" not in available(session, rules, world, "agent@sit.test",
                                                       change)
     fire(session, rules, world, "agent@sit.test", change, "emergency_install")
