@@ -205,6 +205,7 @@ DA: dict[str, str] = {
     "My party's open work": "Mit holds åbne sager",
     "Assigned to me": "Tildelt mig",
     "Waiting": "Venter",
+    "Waiting for us": "Venter på os",
     "After hours / paged": "Uden for arbejdstid / kaldt",
     "SLA breached or at risk": "SLA overskredet eller i fare",
     "All open": "Alle åbne",

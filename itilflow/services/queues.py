@@ -9,7 +9,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, false, func, literal, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from itilflow.domain import access
@@ -17,12 +18,12 @@ from itilflow.domain.access import Actor
 from itilflow.domain.errors import ValidationError
 from itilflow.domain.parties import WORKER_ROLES, Layer, Role
 from itilflow.domain.priority import PRIORITIES
-from itilflow.models import Organisation, System, Ticket, User
+from itilflow.models import Consultation, Organisation, System, Ticket, User
 from itilflow.services import ticket_pages, tickets
 from itilflow.services.fields import parse_id, parse_instant
 from itilflow.services.rules import Rules
 
-QUEUES = ("triage", "mine", "assigned", "waiting", "after_hours", "sla", "open")
+QUEUES = ("triage", "mine", "assigned", "waiting", "waiting_for_us", "after_hours", "sla", "open")
 #: a ticket whose next SLA deadline is this close counts as at risk
 AT_RISK = timedelta(hours=2)
 
@@ -48,6 +49,45 @@ def _party_clause(actor_ctx: Actor):
     if party is None:
         return Ticket.id.is_(None)
     return Ticket.responsible_party == party.value
+
+
+def _approval_states(rules: Rules) -> list[tuple[str, list[str]]]:
+    """(kind, states) where a ticket waits for approvals: the states a ``gate: approvals``
+    step leaves."""
+    found = []
+    for kind, wf in sorted(rules.workflows.items()):
+        states = sorted({source for spec in wf.transitions if spec.gate == "approvals"
+                         for source in spec.sources})
+        if states:
+            found.append((kind, states))
+    return found
+
+
+def _json_has(session: Session, key: str, party: str, *, field: str | None = None):
+    """``details[key]`` (a JSON array) holds ``party``: as an element, or (``field``) as that
+    field of an element. SQLite reads the array with ``json_each``, PostgreSQL with ``@>``."""
+    if session.bind.dialect.name == "postgresql":
+        element = {field: party} if field else party
+        return type_coerce(Ticket.details, JSONB)[key].contains([element]).is_(True)
+    items = func.json_each(Ticket.details, f"$.{key}").table_valued("value")
+    value = func.json_extract(items.c.value, f"$.{field}") if field else items.c.value
+    return exists(select(literal(1)).select_from(items).where(value == party))
+
+
+def _waiting_for_us_clause(session: Session, rules: Rules, actor_ctx: Actor):
+    """Tickets where the viewer's party must act: a consultation of its party still open, or
+    (a change awaiting approvals) its approval among the approvers' still missing."""
+    party = actor_ctx.party
+    if party is None:
+        return false()
+    asked = exists(select(literal(1)).where(
+        Consultation.ticket_id == Ticket.id, Consultation.party == party.value,
+        Consultation.answered_at.is_(None)))
+    approvals = [and_(Ticket.kind == kind, Ticket.state.in_(states),
+                      _json_has(session, "approvers", party.value),
+                      ~_json_has(session, "approvals", party.value, field="party"))
+                 for kind, states in _approval_states(rules)]
+    return or_(asked, *approvals)
 
 
 def _cursor_decode(cursor: str | None) -> tuple[datetime | None, int] | None:
@@ -90,6 +130,9 @@ def queue_tickets(session: Session, rules: Rules, actor_ctx: Actor, queue: str,
                             Ticket.state.in_(active_states))
     elif queue == "waiting":
         query = query.where(_party_clause(actor_ctx), Ticket.state.in_(_states(rules, "waiting")))
+    elif queue == "waiting_for_us":
+        query = query.where(Ticket.state.in_(active_states),
+                            _waiting_for_us_clause(session, rules, actor_ctx))
     elif queue == "after_hours":
         query = query.where(Ticket.state.in_(active_states),
                             or_(Ticket.after_hours.is_(True), Ticket.acknowledged_at.is_not(None)))

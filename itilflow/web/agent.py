@@ -34,8 +34,8 @@ register_error_pages(bp)
 
 QUEUE_LABELS = {
     "triage": "Triage", "mine": "My party's open work", "assigned": "Assigned to me",
-    "waiting": "Waiting", "after_hours": "After hours / paged", "sla": "SLA breached or at risk",
-    "open": "All open",
+    "waiting": "Waiting", "waiting_for_us": "Waiting for us", "after_hours": "After hours / paged",
+    "sla": "SLA breached or at risk", "open": "All open",
 }
 FILTER_NAMES = ("system", "environment", "layer", "priority", "state", "assignee", "q")
 
