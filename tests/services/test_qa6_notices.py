@@ -275,3 +275,20 @@ def test_the_approval_targets_are_known_notify_targets(tmp_path, rules):
         load_workflow(path, rules.matrix)
     path.write_text(body.replace(", notify: [approver]", ""), encoding="utf-8")
     assert load_workflow(path, rules.matrix).transitions[0].notify == ("approvers", "approved")
+
+
+def test_a_rejected_request_tells_the_requester_and_who_would_have_done_it(session, rules,
+                                                                           world):
+    """Footnote 7: GST asks SIT to restore its middleware; GST's A refuses it after all. SIT,
+    which would have done it, and the requester's side hear of it (only I were told)."""
+    user, ctx = world.actor(session, "rep@gst.test")
+    req = requests.submit_request(session, rules, user, ctx, {
+        "system": "kort", "environment": "production", "layer": "middleware",
+        "activity": "restore", "title": "Restore the orders database", "on_request": True},
+        now=NOW)
+    inbox = Inbox(session, req)
+    inbox.new()
+    fire(session, rules, world, "boss@gst.test", req, "reject", comment="Not needed after all.")
+    assert sorted(inbox.new()) == [("GST", "customer", "reject"), ("SIT", "provider", "reject")]
+    assert set(_as(inbox, "reject")["provider"]) >= {"R"}
+    assert "reporter" in _as(inbox, "reject")["customer"]
