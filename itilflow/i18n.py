@@ -1030,6 +1030,9 @@ DA: dict[str, str] = {
         "Kun den part, der arbejder på problemet eller hændelsen, knytter dem sammen.",
     "Not a ticket of the problem's customer.": "Ikke en sag hos problemets kunde.",
     "Link to a problem": "Knyt til et problem",
+    "Known errors that may match": "Kendte fejl, der kan passe",
+    "Link this incident to %(number)s": "Knyt hændelsen til %(number)s",
+    "Already linked": "Allerede tilknyttet",
     "Its number, e.g. PRB-000042.": "Dets nummer, f.eks. PRB-000042.",
     "Give a problem number, e.g. PRB-000042.": "Angiv et problemnummer, f.eks. PRB-000042.",
     "There is no problem %(number)s that you may see.":

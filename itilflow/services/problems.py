@@ -222,6 +222,8 @@ def _known_errors(session: Session, rules: Rules, actor_ctx: Actor, wanted: set[
     if system_id is not None:
         query = query.where(Ticket.system_id == system_id)
     query = tickets.visible_to(query, actor_ctx)
+    # the incident's problems once, not each matching problem's incidents (a query apiece)
+    linked = {p.id for p in incident.problems} if incident is not None else set()
     found = []
     for problem in session.scalars(query):
         details = problem.details or {}
@@ -235,7 +237,7 @@ def _known_errors(session: Session, rules: Rules, actor_ctx: Actor, wanted: set[
         item.update(workaround=details["workaround"], root_cause=details.get("root_cause"),
                     matched_words=sorted(shared), score=len(shared))
         if incident is not None:
-            item["linked"] = incident in problem.incidents
+            item["linked"] = problem.id in linked
         found.append(item)
     found.sort(key=lambda i: (-i["score"], -i["id"]))
     return found[:max(1, min(int(limit), 50))]

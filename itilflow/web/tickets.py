@@ -119,6 +119,10 @@ def render_ticket(ticket, *, errors: dict[str, Any] | None = None, open_trigger:
         change=ticket_detail.change_card(session, rules, ctx, ticket),
         problem=ticket_detail.problem_card(session, rules, ctx, ticket),
         problems=ticket_detail.linked_problems(session, rules, ctx, ticket),
+        # known errors to triage an open incident with: computed for staff only
+        known_errors=problem_services.matching_known_errors(session, rules, ctx, ticket)
+        if ticket.kind == "incident" and is_staff()
+        and workflow.states[ticket.state].category not in ("resolved", "done") else [],
         hidden_links=problem_services.hidden_link_events(session, rules, ctx, events),
         assignee_names=assignee_names(session, events),
         stage_label=_stage_label, iso_time=_iso_time,
