@@ -133,6 +133,13 @@ class Workflow:
         )
 
     @property
+    def approval_states(self) -> frozenset[str]:
+        """The states in which a ticket waits for approvals: those a ``gate: approvals`` step
+        leaves (a change's ``awaiting_approval``)."""
+        return frozenset(source for t in self.transitions if t.gate == "approvals"
+                         for source in t.sources)
+
+    @property
     def triggers(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(t.trigger for t in self.transitions))
 

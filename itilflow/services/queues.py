@@ -51,18 +51,6 @@ def _party_clause(actor_ctx: Actor):
     return Ticket.responsible_party == party.value
 
 
-def _approval_states(rules: Rules) -> list[tuple[str, list[str]]]:
-    """(kind, states) where a ticket waits for approvals: the states a ``gate: approvals``
-    step leaves."""
-    found = []
-    for kind, wf in sorted(rules.workflows.items()):
-        states = sorted({source for spec in wf.transitions if spec.gate == "approvals"
-                         for source in spec.sources})
-        if states:
-            found.append((kind, states))
-    return found
-
-
 def _json_has(session: Session, key: str, party: str, *, field: str | None = None):
     """``details[key]`` (a JSON array) holds ``party``: as an element, or (``field``) as that
     field of an element. SQLite reads the array with ``json_each``, PostgreSQL with ``@>``."""
@@ -86,7 +74,8 @@ def _waiting_for_us_clause(session: Session, rules: Rules, actor_ctx: Actor):
     approvals = [and_(Ticket.kind == kind, Ticket.state.in_(states),
                       _json_has(session, "approvers", party.value),
                       ~_json_has(session, "approvals", party.value, field="party"))
-                 for kind, states in _approval_states(rules)]
+                 for kind, wf in sorted(rules.workflows.items())
+                 if (states := sorted(wf.approval_states))]
     return or_(asked, *approvals)
 
 

@@ -190,8 +190,7 @@ def _approval_parties(rules: Rules, ticket: Ticket, target: str, from_state: str
     given = list(dict.fromkeys(Party(a["party"]) for a in details.get("approvals", ())))
     if target == "approved":
         return given
-    waiting = {source for spec in rules.workflow(ticket.kind).transitions
-               if spec.gate == "approvals" for source in spec.sources}
+    waiting = rules.workflow(ticket.kind).approval_states
     if ticket.state not in waiting and from_state not in waiting:
         return []
     return [Party(p) for p in dict.fromkeys(details.get("approvers", ()))
