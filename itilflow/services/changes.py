@@ -277,13 +277,7 @@ def window_warnings(session: Session, rules: Rules, *, system: System, start: da
     if exclude_ticket_id is not None:
         query = query.where(Ticket.id != exclude_ticket_id)
     for other, window in session.execute(query):
-        warnings.append({
-            "kind": "overlap", "ticket": tickets.number_of(rules, other), "title": other.title,
-            "planned_start": window.planned_start.isoformat(),
-            "planned_end": window.planned_end.isoformat(),
-            "message": f"Overlaps {tickets.number_of(rules, other)} ({other.title}) on "
-                       f"{system.key}.",
-        })
+        warnings.append(_overlap_warning(rules, other, window, system))
     freezes = session.scalars(
         select(FreezePeriod).where(
             FreezePeriod.starts_at < end, FreezePeriod.ends_at > start,
@@ -347,14 +341,8 @@ def current_warnings(session: Session, rules: Rules,
         by_id = {ticket.id: window for ticket, window in windows}
         by_ticket = {ticket.id: ticket for ticket, _ in windows}
         for ticket_id, found, window in overlaps:
-            number = tickets.number_of(rules, found)
-            result[ticket_id].append({
-                "kind": "overlap", "ticket": number, "title": found.title,
-                "planned_start": window.planned_start.isoformat(),
-                "planned_end": window.planned_end.isoformat(),
-                "message": f"Overlaps {number} ({found.title}) on "
-                           f"{by_ticket[ticket_id].system.key}.",
-            })
+            result[ticket_id].append(
+                _overlap_warning(rules, found, window, by_ticket[ticket_id].system))
         begin = min(w.planned_start for w in by_id.values())
         finish = max(w.planned_end for w in by_id.values())
         freezes = list(session.scalars(
@@ -380,6 +368,15 @@ def current_warnings(session: Session, rules: Rules,
         result[ticket.id] += [w for w in (ticket.details or {}).get("warnings", [])
                               if w.get("kind") not in LIVE_WARNING_KINDS]
     return result
+
+
+def _overlap_warning(rules: Rules, other: Ticket, window: ChangeWindow, system: System
+                     ) -> dict[str, Any]:
+    number = tickets.number_of(rules, other)
+    return {"kind": "overlap", "ticket": number, "title": other.title,
+            "planned_start": window.planned_start.isoformat(),
+            "planned_end": window.planned_end.isoformat(),
+            "message": f"Overlaps {number} ({other.title}) on {system.key}."}
 
 
 def _freeze_warning(period: FreezePeriod) -> dict[str, Any]:
