@@ -5,30 +5,15 @@ Flask test client, English and Danish, both backends."""
 
 from __future__ import annotations
 
-import html
 import re
 
-from itilflow.services import directory, problems, tickets
+from itilflow.services import problems, tickets
 from tests.conftest import WORK_TIME
 from tests.web.conftest import csrf_of
+from tests.web.test_ticket_page import _actor, _fire, _text
 
 EN, DA = {"Accept-Language": "en"}, {"Accept-Language": "da"}
 WORKAROUND = "Run the cache purge job."
-
-
-def _actor(s, email):
-    user = directory.user_by_email(s, email)
-    return user, directory.load_actor(s, user)
-
-
-def _fire(s, rt, email, ticket_id, trigger, fields=None):
-    user, ctx = _actor(s, email)
-    tickets.fire_transition(s, rt.rules, user, ctx, ticket_id, trigger, fields or {},
-                            now=WORK_TIME)
-
-
-def _text(page: str) -> str:
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
 
 
 def _known_error_and_incidents(rt):
